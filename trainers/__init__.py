@@ -1,0 +1,1 @@
+"""Training and evaluation library for the zoo, with absl command-line mains (`python -m trainers.train`)."""

@@ -1,0 +1,75 @@
+r"""Trains a zoo model: `python -m trainers.train --model=NAME --workdir=DIR [flags]`.
+
+Flags only; the logic is `trainers.train_lib.train_and_evaluate`. Rerunning the same command resumes from the
+last completed epoch. The final metrics are printed as one JSON line and written to `WORKDIR/metrics.json`.
+
+Example:
+    python -m trainers.train --model=vae --workdir=runs/vae --epochs=5
+    python -m trainers.train --model=pixel_cnn --num_levels=256 --workdir=runs/pixel_cnn_256 \
+        --model_kwargs='{"num_layers": 7}'
+"""
+
+import json
+import sys
+
+from absl import app, flags
+
+from trainers import data, registry, train_lib
+
+_MODEL = flags.DEFINE_enum("model", "vae", sorted(registry.MODELS), "Registered model to train.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (checkpoints, samples, logs, metrics).", required=True)
+_DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "TFDS image dataset.")
+_EPOCHS = flags.DEFINE_integer("epochs", None, "Epochs (default: the model's).")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size (default: the model's).")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", None, "Learning rate (default: the model's).")
+_SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
+_STEPS = flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch (default: the whole split).")
+_NUM_LEVELS = flags.DEFINE_integer("num_levels", None, "Quantisation levels for likelihood models (2 = binarized).")
+_BINARIZE = flags.DEFINE_enum("binarize", "fixed", ["fixed", "stochastic"], "Binarization when num_levels=2.")
+_MODEL_KWARGS = flags.DEFINE_string("model_kwargs", "{}", "JSON object of model hyperparameters.")
+_TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use only the first N training examples.")
+_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on only the first N test examples.")
+_GRID = flags.DEFINE_integer("num_grid_samples", 64, "Images per sample grid (0 = none).")
+_STRATEGY = flags.DEFINE_enum("strategy", "default", list(train_lib.STRATEGIES), "tf.distribute strategy.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras verbosity: 1 progress bar, 2 a line per epoch, 0 silent.")
+
+
+def main(argv):
+    del argv
+    try:
+        model_kwargs = json.loads(_MODEL_KWARGS.value)
+    except json.JSONDecodeError as e:
+        raise app.UsageError(f"--model_kwargs must be a JSON object: {e}")
+    if not isinstance(model_kwargs, dict):
+        raise app.UsageError(f"--model_kwargs must be a JSON object; got {_MODEL_KWARGS.value!r}.")
+    config = train_lib.TrainConfig(
+        model=_MODEL.value,
+        workdir=_WORKDIR.value,
+        dataset=_DATASET.value,
+        epochs=_EPOCHS.value,
+        batch_size=_BATCH_SIZE.value,
+        learning_rate=_LEARNING_RATE.value,
+        seed=_SEED.value,
+        steps_per_epoch=_STEPS.value,
+        num_levels=_NUM_LEVELS.value,
+        binarize=_BINARIZE.value,
+        model_kwargs=model_kwargs,
+        train_take=_TRAIN_TAKE.value,
+        eval_take=_EVAL_TAKE.value,
+        num_grid_samples=_GRID.value,
+        strategy=_STRATEGY.value,
+        data_dir=_DATA_DIR.value,
+        verbose=_VERBOSE.value,
+    )
+    try:
+        metrics = train_lib.train_and_evaluate(config)
+    except (ValueError, data.DataUnavailableError, train_lib.TrainingDivergedError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(metrics, sort_keys=True))
+    print(f"Results in {metrics['workdir']}: samples {metrics['samples_png']}, metrics {metrics['workdir']}/metrics.json")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,257 @@
+"""`train_and_evaluate(config)`: the one training routine behind the CLI, the tests and the benchmarks.
+
+A run lives in a work directory:
+
+    WORKDIR/config.json          the resolved configuration (defaults filled in from the registry)
+    WORKDIR/backup/              weights + optimizer state + epoch, for resuming after a kill
+    WORKDIR/checkpoints/         epoch_NNNN.keras, complete models after each epoch (the newest 3)
+    WORKDIR/samples/             epoch_NNNN.png and latest.png sample grids
+    WORKDIR/tensorboard/         scalars (train/validation) and sample images
+    WORKDIR/model.keras          the final model
+    WORKDIR/metrics.json         final train and test metrics, speed and wall time
+
+Running the same configuration again in the same work directory resumes from the last completed epoch.
+
+Example:
+    >>> from trainers import train_lib
+    >>> cfg = train_lib.TrainConfig(model="vae", workdir="/tmp/vae", epochs=1, steps_per_epoch=20)
+    >>> metrics = train_lib.train_and_evaluate(cfg)
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Dict, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trainers import callbacks as zoo_callbacks
+from trainers import data, registry
+
+STRATEGIES = ("default", "mirrored")
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss or metric became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything one training run depends on. `None` fields take the model's registry default.
+
+    Args:
+        model: registered model name (see `trainers.registry.MODELS`).
+        workdir: directory for checkpoints, samples, logs and metrics; rerunning resumes there.
+        dataset: TFDS image dataset name.
+        epochs: number of epochs.
+        batch_size: global batch size (split across replicas under a strategy).
+        learning_rate: learning rate of every optimizer.
+        seed: seeds weights, data order and training noise.
+        steps_per_epoch: batches per epoch; None = the whole training split.
+        num_levels: quantisation levels for "levels" models (2 = binarized).
+        binarize: "fixed" or "stochastic" binarization when num_levels is 2.
+        model_kwargs: constructor hyperparameters overriding the registry's.
+        train_take: use only the first N training examples.
+        eval_take: evaluate on only the first N test examples.
+        eval_split: split used for the final evaluation.
+        num_grid_samples: images in each per-epoch sample grid (0 disables the grids).
+        strategy: "default" (one device) or "mirrored" (`tf.distribute.MirroredStrategy` over local devices).
+        data_dir: TFDS data directory.
+        verbose: Keras progress output (1 = progress bar, 2 = one line per epoch, 0 = silent).
+    """
+
+    model: str = "vae"
+    workdir: str = "runs/vae"
+    dataset: str = "fashion_mnist"
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    learning_rate: Optional[float] = None
+    seed: int = 0
+    steps_per_epoch: Optional[int] = None
+    num_levels: Optional[int] = None
+    binarize: str = "fixed"
+    model_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_take: Optional[int] = None
+    eval_take: Optional[int] = None
+    eval_split: str = "test"
+    num_grid_samples: int = 64
+    strategy: str = "default"
+    data_dir: Optional[str] = None
+    verbose: int = 1
+
+    def resolved(self):
+        """A copy with the registry defaults filled in and every field validated."""
+        spec = registry.get_spec(self.model)
+        cfg = dataclasses.replace(
+            self,
+            epochs=spec.epochs if self.epochs is None else self.epochs,
+            batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
+            learning_rate=spec.learning_rate if self.learning_rate is None else self.learning_rate,
+            steps_per_epoch=spec.steps_per_epoch if self.steps_per_epoch is None else self.steps_per_epoch,
+            num_levels=(spec.num_levels if self.num_levels is None else self.num_levels)
+            if spec.preprocessing == "levels"
+            else None,
+            model_kwargs={**spec.model_kwargs, **dict(self.model_kwargs)},
+        )
+        for name in ("epochs", "batch_size"):
+            value = getattr(cfg, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
+        if cfg.steps_per_epoch is not None and (not isinstance(cfg.steps_per_epoch, int) or cfg.steps_per_epoch < 1):
+            raise ValueError(f"`steps_per_epoch` must be a positive int or None; got {cfg.steps_per_epoch!r}.")
+        if not cfg.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be > 0; got {cfg.learning_rate!r}.")
+        if cfg.strategy not in STRATEGIES:
+            raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {cfg.strategy!r}.")
+        if not cfg.workdir:
+            raise ValueError("`workdir` must be a directory path.")
+        cfg.preprocessing()  # Validates num_levels and binarize.
+        return cfg
+
+    @property
+    def spec(self):
+        return registry.get_spec(self.model)
+
+    def preprocessing(self):
+        spec = self.spec
+        if spec.preprocessing == "levels":
+            return data.Preprocessing("levels", num_levels=self.num_levels, binarize=self.binarize)
+        if self.binarize != "fixed":
+            raise ValueError(f"`binarize` applies to models on binarized levels; {self.model!r} uses {spec.preprocessing!r}.")
+        return data.Preprocessing(spec.preprocessing)
+
+
+def make_strategy(name):
+    """The `tf.distribute` strategy called `name` ("default" or "mirrored")."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def build_model(config, image_shape, num_classes):
+    """Builds and compiles the registered model in the current strategy scope."""
+    spec = config.spec
+    kwargs = dict(config.model_kwargs)
+    if spec.preprocessing == "levels":
+        kwargs["num_levels"] = config.num_levels
+    model = spec.model_class()(image_shape=image_shape, num_classes=num_classes if spec.conditional else None, **kwargs)
+    optimizers = {
+        name: keras.optimizers.Adam(learning_rate=config.learning_rate, **spec.adam_kwargs) for name in spec.optimizers
+    }
+    model.compile(**optimizers, **spec.compile_kwargs)
+    return model
+
+
+def _grid_labels(num_samples, num_classes):
+    return np.arange(num_samples, dtype=np.int32) % num_classes
+
+
+def _check_workdir(cfg):
+    """Refuses to resume a work directory that holds a run of another model or dataset."""
+    path = os.path.join(cfg.workdir, "config.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        for key in ("model", "dataset", "num_levels"):
+            if previous.get(key) != getattr(cfg, key):
+                raise ValueError(
+                    f"{cfg.workdir} holds a run with {key}={previous.get(key)!r}, not {getattr(cfg, key)!r}: "
+                    "use another --workdir, or delete this one to start over."
+                )
+    os.makedirs(cfg.workdir, exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def train_and_evaluate(config: TrainConfig):
+    """Trains `config.model` on `config.dataset`, evaluates it, and writes the run's files to the workdir.
+
+    Args:
+        config: a `TrainConfig`.
+
+    Returns:
+        The metrics dict also written to `WORKDIR/metrics.json`.
+
+    Raises:
+        ValueError: a bad configuration (unknown model, bad sizes, a workdir of another run).
+        trainers.data.DataUnavailableError: the dataset cannot be found or downloaded.
+        TrainingDivergedError: a metric became non-finite; the last good epoch's checkpoint is kept.
+    """
+    cfg = config.resolved()
+    spec = cfg.spec
+    _check_workdir(cfg)
+    keras.utils.set_random_seed(cfg.seed)
+    prep = cfg.preprocessing()
+    shape = data.image_shape(cfg.dataset, cfg.data_dir)
+    classes = data.num_classes(cfg.dataset, cfg.data_dir) if spec.conditional else None
+
+    strategy = make_strategy(cfg.strategy)
+    load = dict(preprocessing=prep, batch_size=cfg.batch_size, with_labels=spec.conditional, data_dir=cfg.data_dir)
+    train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, **load)
+    test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take, **load)
+    if cfg.steps_per_epoch is not None:
+        train_ds = train_ds.repeat()
+    with strategy.scope():
+        model = build_model(cfg, shape, classes)
+
+    nan_guard = zoo_callbacks.StopOnNaN()
+    backup = zoo_callbacks.ResumableBackup(os.path.join(cfg.workdir, "backup"))
+    throughput = zoo_callbacks.Throughput(cfg.batch_size)
+    callbacks = [
+        nan_guard,
+        backup,
+        zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints")),
+        keras.callbacks.TensorBoard(os.path.join(cfg.workdir, "tensorboard"), write_graph=False),
+        throughput,
+    ]
+    grid = None
+    if cfg.num_grid_samples:
+        grid = zoo_callbacks.SampleGrid(
+            os.path.join(cfg.workdir, "samples"),
+            to_unit=prep.to_unit,
+            num_samples=cfg.num_grid_samples,
+            seed=cfg.seed + 1234,
+            labels=_grid_labels(cfg.num_grid_samples, classes) if classes else None,
+            log_dir=os.path.join(cfg.workdir, "tensorboard"),
+        )
+        callbacks.append(grid)
+
+    start = time.perf_counter()
+    history = model.fit(
+        train_ds, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks, verbose=cfg.verbose
+    )
+    train_seconds = time.perf_counter() - start
+    if nan_guard.diverged_at is not None:
+        raise TrainingDivergedError(
+            f"Training diverged at epoch {nan_guard.diverged_at['epoch']}, batch {nan_guard.diverged_at['batch']}: "
+            f"{nan_guard.diverged_at['logs']}. The last good state is in {backup.backup_dir} and "
+            f"{os.path.join(cfg.workdir, 'checkpoints')}; try a lower --learning_rate."
+        )
+
+    test_metrics = model.evaluate(test_ds, verbose=0, return_dict=True)
+    model.save(os.path.join(cfg.workdir, "model.keras"))
+    if grid is not None and grid.last_path is None:
+        grid.set_model(model)
+        grid.write(cfg.epochs)
+    metrics = {
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "epochs": cfg.epochs,
+        "resumed_from_epoch": backup.restored_epoch,
+        "train": {k: float(v[-1]) for k, v in history.history.items()},
+        cfg.eval_split: {k: float(v) for k, v in test_metrics.items()},
+        "train_images_per_second": throughput.median,
+        "train_seconds": train_seconds,
+        "parameters": int(model.count_params()),
+        "workdir": os.path.abspath(cfg.workdir),
+        "samples_png": os.path.abspath(os.path.join(cfg.workdir, "samples", "latest.png")) if grid else None,
+    }
+    path = os.path.join(cfg.workdir, "metrics.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(metrics, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+    return metrics

@@ -1,0 +1,140 @@
+"""Small operations every zoo family shares.
+
+Validation at the public boundary (shape, dtype, value range), loss averaging that stays correct under
+`tf.distribute`, and the nats-to-bits/dim conversion used by every likelihood metric.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+#: How images are represented at a model's boundary, one name per `trainers.data` preprocessing.
+#: "levels": integers in [0, num_levels - 1] (num_levels=2 is a binarized image);
+#: "unit": floats in [0, 1]; "symmetric": floats in [-1, 1] (GANs).
+IMAGE_KINDS = ("levels", "unit", "symmetric")
+
+
+def average_over_global_batch(per_example_loss):
+    """Mean of a per-example loss over the *global* batch.
+
+    Under a `tf.distribute` strategy each replica sees `B / num_replicas` examples and the optimizer sums
+    gradients across replicas, so each replica must divide by the global batch size. Outside a strategy
+    this is the plain mean.
+
+    Args:
+        per_example_loss: float tensor of shape `(batch,)`.
+
+    Returns:
+        A scalar tensor.
+    """
+    return tf.nn.compute_average_loss(per_example_loss)
+
+
+def bits_per_dim(nats_per_image, image_shape):
+    """Converts a negative log-likelihood in nats per image to bits per dimension.
+
+    Args:
+        nats_per_image: tensor or float, NLL of one image in nats.
+        image_shape: `(height, width, channels)`.
+
+    Returns:
+        `nats / (H * W * C * ln 2)`, same type as the input.
+    """
+    num_dims = int(np.prod(image_shape))
+    return nats_per_image / (num_dims * math.log(2.0))
+
+
+def check_image_shape(image_shape, name="image_shape"):
+    """Validates an `(height, width, channels)` tuple and returns it as a tuple of ints."""
+    try:
+        shape = tuple(int(d) for d in image_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a tuple (height, width, channels) of ints; got {image_shape!r}.")
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"`{name}` must be (height, width, channels) with positive sizes; got {image_shape!r}.")
+    return shape
+
+
+def check_images(images, *, image_shape, kind, num_levels=None, name="images"):
+    """Checks a batch of images at a public boundary and returns it as a tensor.
+
+    Shape and dtype are checked statically. Values are checked when the tensor is eager (a user call); inside
+    a traced function (training, export) the values are trusted, because a data-dependent Python error is
+    impossible there.
+
+    Args:
+        images: array-like of shape `(batch, height, width, channels)`.
+        image_shape: the expected `(height, width, channels)`.
+        kind: one of `IMAGE_KINDS`.
+        num_levels: for `kind="levels"`, the number of quantisation levels.
+        name: argument name used in error messages.
+
+    Returns:
+        `images` as a tensor: int32 for "levels", float32 otherwise.
+
+    Raises:
+        TypeError: wrong dtype (floats given as levels, non-numeric input).
+        ValueError: wrong rank or shape, or values outside the allowed range.
+    """
+    if kind not in IMAGE_KINDS:
+        raise ValueError(f"`kind` must be one of {IMAGE_KINDS}; got {kind!r}.")
+    images = tf.convert_to_tensor(images) if not isinstance(images, (tf.Tensor, tf.Variable)) else images
+    expected = (None,) + tuple(image_shape)
+    if images.shape.rank != 4:
+        raise ValueError(
+            f"`{name}` must have rank 4 (batch, height, width, channels) = {expected}; got shape {images.shape}."
+        )
+    if any(e is not None and a is not None and a != e for a, e in zip(images.shape, expected)):
+        raise ValueError(f"`{name}` must have shape {expected}; got {images.shape}.")
+    dtype = images.dtype
+    if kind == "levels":
+        if not (dtype.is_integer or dtype.is_bool):
+            raise TypeError(
+                f"`{name}` must hold integer levels in [0, {num_levels - 1}] (an integer dtype); got {dtype.name}. "
+                "Quantise float images with `trainers.data.Preprocessing(kind='levels')`."
+            )
+        images = tf.cast(images, tf.int32)
+        low, high = 0, num_levels - 1
+    else:
+        if not dtype.is_floating:
+            raise TypeError(f"`{name}` must be a float tensor ({kind} range); got {dtype.name}.")
+        images = tf.cast(images, tf.float32)
+        low, high = (0.0, 1.0) if kind == "unit" else (-1.0, 1.0)
+    if tf.executing_eagerly() and tf.size(images) > 0:
+        lo, hi = float(tf.reduce_min(images)), float(tf.reduce_max(images))
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < low or hi > high:
+            raise ValueError(f"`{name}` values must lie in [{low}, {high}]; got values in [{lo}, {hi}].")
+    return images
+
+
+def check_labels(labels, *, num_classes, batch_size=None, name="labels"):
+    """Checks class labels for a conditional model; returns an int32 tensor of shape `(batch,)`."""
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(f"`{name}` given, but this model is unconditional (num_classes=None).")
+        return None
+    if labels is None:
+        raise ValueError(f"This model is conditional on {num_classes} classes: pass `{name}` of shape (batch,).")
+    labels = tf.convert_to_tensor(labels)
+    if not labels.dtype.is_integer:
+        raise TypeError(f"`{name}` must be integers in [0, {num_classes - 1}]; got dtype {labels.dtype.name}.")
+    if labels.shape.rank != 1:
+        raise ValueError(f"`{name}` must have shape (batch,); got {labels.shape}.")
+    if batch_size is not None and labels.shape[0] is not None and labels.shape[0] != batch_size:
+        raise ValueError(f"`{name}` must have {batch_size} entries, one per image; got {labels.shape[0]}.")
+    labels = tf.cast(labels, tf.int32)
+    if tf.executing_eagerly() and tf.size(labels) > 0:
+        lo, hi = int(tf.reduce_min(labels)), int(tf.reduce_max(labels))
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"`{name}` must lie in [0, {num_classes - 1}]; got values in [{lo}, {hi}].")
+    return labels
+
+
+def check_num_samples(num_samples, name="num_samples"):
+    """Validates a positive Python int count."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError(f"`{name}` must be a positive int; got {num_samples!r}.")
+    if num_samples < 1:
+        raise ValueError(f"`{name}` must be >= 1; got {num_samples}.")
+    return int(num_samples)
