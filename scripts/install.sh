@@ -8,6 +8,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.txt -e ".[test]"
+# Bazel 4 wants absolute paths for the interpreter and the local rule repositories.
+root=$(pwd)
+{
+  echo "# Written by scripts/install.sh for this checkout; see .bazelrc."
+  echo "build --python_path=$root/.venv/bin/python"
+  for repo in rules_cc rules_java remote_coverage_tools; do
+    echo "build --override_repository=$repo=$root/third_party/bazel/$repo"
+  done
+} > .bazelrc.local
 if [ -z "${ZOO_FASHION_MNIST_DIR:-}" ] && [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing Debian's dataset-fashion-mnist (offline Fashion-MNIST)..."

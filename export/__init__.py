@@ -1,0 +1,1 @@
+"""Export of zoo models as SavedModels for TensorFlow Serving."""
