@@ -1,0 +1,110 @@
+"""Training callbacks: NaN stops keep the last good state, backups resume and survive a torn file, grids."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from trainers import callbacks, visualize
+
+
+def _regression_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+def _data(finite_batches, nan_batches=0):
+    x = np.random.default_rng(0).normal(size=(finite_batches * 4, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    if nan_batches:
+        x = np.concatenate([x, np.full((nan_batches * 4, 3), np.nan, "float32")])
+        y = np.concatenate([y, np.zeros((nan_batches * 4, 1), "float32")])
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+
+
+def test_nan_stops_training_and_keeps_the_last_good_epoch(tmp_path):
+    model = _regression_model()
+    guard = callbacks.StopOnNaN()
+    backup = callbacks.ResumableBackup(str(tmp_path / "backup"))
+    checkpoints = callbacks.EpochCheckpoint(str(tmp_path / "checkpoints"))
+    # Epochs 1 and 2 see finite data; the first batch of epoch 3 is NaN.
+    model.fit(_data(8, 8).repeat(), epochs=5, steps_per_epoch=4, callbacks=[guard, backup, checkpoints], verbose=0)
+    assert guard.diverged_at["epoch"] == 3 and guard.diverged_at["batch"] == 1
+    with open(tmp_path / "backup" / "training_metadata.json") as f:
+        assert json.load(f)["epoch"] == 2
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0001.keras", "epoch_0002.keras"]
+    restored = keras.models.load_model(str(tmp_path / "checkpoints" / "epoch_0002.keras"))
+    assert all(np.isfinite(w).all() for w in restored.get_weights())
+
+
+def test_backup_resumes_at_the_next_epoch_with_optimizer_state(tmp_path):
+    first = _regression_model()
+    first.fit(_data(4), epochs=2, callbacks=[callbacks.ResumableBackup(str(tmp_path))], verbose=0)
+    second = _regression_model()
+    history = second.fit(_data(4), epochs=3, callbacks=[callbacks.ResumableBackup(str(tmp_path))], verbose=0)
+    assert history.epoch == [2]  # Only the third epoch ran.
+    assert int(second.optimizer.iterations) == 3 * 4
+    assert not any(name.endswith(".tmp.weights.h5") for name in os.listdir(tmp_path))
+
+
+def test_a_torn_latest_backup_falls_back_to_the_previous_one(tmp_path):
+    model = _regression_model()
+    model.fit(_data(4), epochs=2, callbacks=[callbacks.ResumableBackup(str(tmp_path))], verbose=0)
+    with open(tmp_path / "latest.weights.h5", "wb") as f:
+        f.write(b"torn by a kill")
+    again = _regression_model()
+    history = again.fit(_data(4), epochs=3, callbacks=[callbacks.ResumableBackup(str(tmp_path))], verbose=0)
+    assert history.epoch == [1, 2]  # Resumed from the previous backup, taken after epoch 1.
+
+
+def test_logs_are_finite():
+    assert callbacks.logs_are_finite({"loss": 1.0, "d_loss": np.float32(2.0), "name": "x"})
+    assert not callbacks.logs_are_finite({"g_loss": float("inf")})
+    assert not callbacks.logs_are_finite({"loss": np.nan})
+
+
+class _Sampler(keras.Model):
+    """A stand-in generator: `sample` returns a fixed gradient image per seed."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def sample(self, num_samples, seed=None, labels=None):
+        rng = np.random.default_rng(seed)
+        return rng.uniform(-1, 1, size=(num_samples, 8, 8, 1)).astype("float32")
+
+
+def test_sample_grid_writes_the_same_noise_every_epoch(tmp_path):
+    grid = callbacks.SampleGrid(str(tmp_path), to_unit=lambda x: (x + 1) / 2, num_samples=6, seed=7,
+                                log_dir=str(tmp_path / "tb"))
+    grid.set_model(_Sampler())
+    grid.on_epoch_end(0, {"loss": 1.0})
+    grid.on_epoch_end(1, {"loss": 0.5})
+    first = np.asarray(Image.open(tmp_path / "epoch_0001.png"))
+    second = np.asarray(Image.open(tmp_path / "epoch_0002.png"))
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == (2 * (2 * 9 + 1), 2 * (3 * 9 + 1))  # 2 rows x 3 columns of 8 px + 1 px padding, x2.
+    assert os.path.exists(tmp_path / "latest.png") and os.listdir(tmp_path / "tb" / "samples")
+    grid.on_epoch_end(2, {"loss": float("nan")})
+    assert not os.path.exists(tmp_path / "epoch_0003.png")
+
+
+def test_make_grid_layout_and_errors():
+    images = np.zeros((5, 2, 3, 3), np.float32)
+    images[0] = 1.0
+    grid = visualize.make_grid(images, num_cols=2, padding=1, pad_value=0.0)
+    assert grid.shape == (3 * 3 + 1, 2 * 4 + 1, 3) and grid.dtype == np.uint8
+    assert grid[1:3, 1:4].min() == 255 and grid[1:3, 5:8].max() == 0
+    with pytest.raises(ValueError, match="shape"):
+        visualize.make_grid(np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match="empty"):
+        visualize.make_grid(np.zeros((0, 4, 4, 1)))
