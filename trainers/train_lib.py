@@ -8,6 +8,7 @@ A run lives in a work directory:
     WORKDIR/samples/             epoch_NNNN.png and latest.png sample grids
     WORKDIR/tensorboard/         scalars (train/validation) and sample images
     WORKDIR/model.keras          the final model
+    WORKDIR/history.csv          one row of metrics per completed epoch
     WORKDIR/metrics.json         final train and test metrics, speed and wall time
 
 Running the same configuration again in the same work directory resumes from the last completed epoch.
@@ -204,6 +205,8 @@ def train_and_evaluate(config: TrainConfig):
     callbacks = [
         nan_guard,
         backup,
+        # Right after the backup, so a resumed run appends each epoch's row exactly once.
+        keras.callbacks.CSVLogger(os.path.join(cfg.workdir, "history.csv"), append=True),
         zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints")),
         keras.callbacks.TensorBoard(os.path.join(cfg.workdir, "tensorboard"), write_graph=False),
         throughput,

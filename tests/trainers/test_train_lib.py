@@ -1,0 +1,152 @@
+"""The training library end to end on real Fashion-MNIST batches, with a tiny model that keeps the contract."""
+
+import csv
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from trainers import registry, train_lib
+from zoo import ops
+
+
+class TinyLevelsModel(keras.Model):
+    """Per-pixel Bernoulli with one logit per pixel: the smallest model keeping the registry contract."""
+
+    def __init__(self, image_shape, num_classes=None, num_levels=2, diverge_at_step=None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        self.num_levels = num_levels
+        self.diverge_at_step = diverge_at_step
+        self.logits = self.add_weight(shape=self.image_shape, initializer="zeros", name="logits")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def _nll(self, images):
+        x = tf.cast(images, tf.float32)
+        per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=tf.broadcast_to(self.logits, tf.shape(x)))
+        return tf.reduce_sum(per_pixel, axis=[1, 2, 3])
+
+    def train_step(self, images):
+        with tf.GradientTape() as tape:
+            nll = self._nll(images)
+            loss = ops.average_over_global_batch(nll)
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, [self.logits]), [self.logits]))
+        if self.diverge_at_step is not None:
+            nll = tf.where(self.optimizer.iterations >= self.diverge_at_step, np.nan, nll)
+        self.loss_tracker.update_state(nll)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, images):
+        self.loss_tracker.update_state(self._nll(images))
+        return {"loss": self.loss_tracker.result()}
+
+    def sample(self, num_samples, seed=None, labels=None):
+        u = keras.random.uniform((num_samples,) + self.image_shape, seed=seed)
+        return tf.cast(u < tf.sigmoid(self.logits), tf.int32)
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": self.image_shape, "num_classes": self.num_classes,
+                "num_levels": self.num_levels, "diverge_at_step": self.diverge_at_step}
+
+
+class _LocalSpec(registry.ModelSpec):
+    def model_class(self):
+        return TinyLevelsModel
+
+
+@pytest.fixture
+def tiny_model(monkeypatch):
+    spec = _LocalSpec(name="tiny", class_path="", description="test model", preprocessing="levels", num_levels=2,
+                      batch_size=32, epochs=2)
+    monkeypatch.setitem(registry.MODELS, "tiny", spec)
+    keras.saving.get_custom_objects()["TinyLevelsModel"] = TinyLevelsModel
+    return spec
+
+
+def _config(tmp_path, **overrides):
+    base = dict(model="tiny", workdir=str(tmp_path / "run"), steps_per_epoch=5, learning_rate=0.1, train_take=640, eval_take=100,
+                num_grid_samples=4, verbose=0)
+    return train_lib.TrainConfig(**{**base, **overrides})
+
+
+def test_train_and_evaluate_writes_every_promised_file(tmp_path, tiny_model):
+    metrics = train_lib.train_and_evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    assert metrics["epochs"] == 2 and metrics["resumed_from_epoch"] == 0
+    assert np.isfinite(metrics["test"]["loss"]) and metrics["train_images_per_second"] > 0
+    assert json.loads((run / "metrics.json").read_text()) == metrics
+    assert json.loads((run / "config.json").read_text())["num_levels"] == 2
+    assert sorted(os.listdir(run / "checkpoints")) == ["epoch_0001.keras", "epoch_0002.keras"]
+    assert Image.open(run / "samples" / "latest.png").size[0] > 0
+    assert os.path.exists(run / "model.keras") and os.listdir(run / "tensorboard")
+    with open(run / "history.csv") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
+    # It learned: test NLL of a per-pixel model on binarized Fashion-MNIST is far below log(2) * 784 = 543 nats.
+    assert metrics["test"]["loss"] < 500
+
+
+def test_rerun_resumes_and_continues_the_epoch_count(tmp_path, tiny_model):
+    train_lib.train_and_evaluate(_config(tmp_path, epochs=1))
+    metrics = train_lib.train_and_evaluate(_config(tmp_path, epochs=3))
+    assert metrics["resumed_from_epoch"] == 1
+    with open(tmp_path / "run" / "history.csv") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1", "2"]
+
+
+def test_divergence_raises_and_keeps_the_last_good_checkpoint(tmp_path, tiny_model):
+    cfg = _config(tmp_path, epochs=4, model_kwargs={"diverge_at_step": 12})  # Step 12 is in epoch 3.
+    with pytest.raises(train_lib.TrainingDivergedError, match="epoch 3, batch 2"):
+        train_lib.train_and_evaluate(cfg)
+    run = tmp_path / "run"
+    assert sorted(os.listdir(run / "checkpoints")) == ["epoch_0001.keras", "epoch_0002.keras"]
+    assert json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"] == 2
+    assert not os.path.exists(run / "metrics.json")
+
+
+def test_resolved_config_takes_registry_defaults_and_overrides(tiny_model):
+    cfg = train_lib.TrainConfig(model="tiny", workdir="w", batch_size=8).resolved()
+    assert (cfg.epochs, cfg.batch_size, cfg.num_levels) == (2, 8, 2)
+    assert train_lib.TrainConfig(model="tiny", workdir="w", num_levels=256).resolved().preprocessing().num_levels == 256
+
+
+@pytest.mark.parametrize(
+    "overrides, error, match",
+    [
+        (dict(model="nope"), ValueError, "Valid names: .*dcgan.*vae"),
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(batch_size=-1), ValueError, "batch_size"),
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(strategy="tpu_pod"), ValueError, "strategy"),
+        (dict(num_levels=1), ValueError, "num_levels"),
+        (dict(model="dcgan", binarize="stochastic"), ValueError, "binarize"),
+    ],
+)
+def test_bad_configs_are_refused_with_the_argument_named(tiny_model, overrides, error, match):
+    with pytest.raises(error, match=match):
+        train_lib.TrainConfig(**{"model": "tiny", "workdir": "w", **overrides}).resolved()
+
+
+def test_a_workdir_of_another_run_is_refused(tmp_path, tiny_model):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"model": "dcgan", "dataset": "fashion_mnist", "num_levels": None}))
+    with pytest.raises(ValueError, match="model='dcgan'"):
+        train_lib.train_and_evaluate(_config(tmp_path))
+
+
+def test_every_registered_spec_is_complete():
+    for name, spec in registry.MODELS.items():
+        assert spec.name == name and spec.preprocessing in ops.IMAGE_KINDS
+        assert (spec.num_levels is not None) == (spec.preprocessing == "levels")
+        assert dataclasses.asdict(spec)["optimizers"]
