@@ -138,3 +138,43 @@ def check_num_samples(num_samples, name="num_samples"):
     if num_samples < 1:
         raise ValueError(f"`{name}` must be >= 1; got {num_samples}.")
     return int(num_samples)
+
+
+def stateless_seed(seed, generator):
+    """A shape-(2,) int32 stateless seed for TFP and `tf.random.stateless_*` ops.
+
+    Args:
+        seed: an int (the same int always gives the same draws), a `keras.random.SeedGenerator` (advanced by
+            one step), or None (draws from `generator`, so successive calls differ).
+        generator: the model's own `keras.random.SeedGenerator`, used when `seed` is None.
+
+    Returns:
+        An int32 tensor of shape (2,).
+    """
+    import keras  # Local import: zoo.ops stays importable without Keras initialised.
+
+    if seed is None:
+        seed = generator
+    if isinstance(seed, keras.random.SeedGenerator):
+        return tf.cast(seed.next(), tf.int32)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        if isinstance(seed, tf.Tensor) and seed.shape == (2,) and seed.dtype.is_integer:
+            return tf.cast(seed, tf.int32)
+        raise TypeError(f"`seed` must be an int, a keras.random.SeedGenerator or None; got {seed!r}.")
+    return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
+
+
+def unpack_batch(data, conditional):
+    """Splits a `train_step` batch into `(images, labels)`; labels is None for an unconditional model.
+
+    Accepts what Keras passes for `fit(images)`, `fit(images, labels)`, `fit((images, labels))` and datasets
+    of `images` or `(images, labels)`.
+    """
+    import keras
+
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    if y is None and isinstance(x, (tuple, list)):
+        x, y = (x[0], x[1]) if len(x) == 2 else (x[0], None)
+    if conditional and y is None:
+        raise ValueError("This model is conditional: fit it on (images, labels).")
+    return x, (y if conditional else None)
