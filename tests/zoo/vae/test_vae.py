@@ -92,13 +92,15 @@ def test_iwae_with_one_sample_is_the_elbo_in_expectation():
 
 def test_iwae_tightens_with_more_samples_on_trained_weights(trained):
     x = _striped(64, seed=1)
-    elbo = np.mean([trained.elbo(x, seed=s).numpy() for s in range(20)], axis=0)
+    draws = trained.elbo(np.tile(x, (200, 1, 1, 1)), seed=0).numpy().reshape(200, 64)
+    elbo, elbo_stderr = draws.mean(axis=0), draws.std(axis=0) / np.sqrt(200)
     k8 = trained.log_prob_bound(x, num_samples=8, seed=0).numpy()
     k128 = trained.log_prob_bound(x, num_samples=128, seed=0, chunk_size=32).numpy()
     assert k128.shape == (64,) and np.isfinite(k128).all()
     assert elbo.mean() < k8.mean() and elbo.mean() < k128.mean()
     assert k128.mean() > k8.mean() - 0.05  # Monotone in k, up to Monte Carlo noise once q is close to p(z|x).
-    assert (k128 >= elbo - 0.05).mean() > 0.95  # Per image too, up to Monte Carlo noise in the ELBO.
+    # Per image too, up to the Monte Carlo noise of both estimates (about 0.05 nats here).
+    assert (k128 >= elbo - 3 * elbo_stderr).mean() >= 0.9
     assert k128.mean() < 0  # A log-probability of discrete data.
 
 
