@@ -119,7 +119,7 @@ class FeatureClassifier(keras.Model):
             chunks = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in images)
         else:
             images = self._check(images)
-            chunks = (images[i : i + batch_size] for i in range(0, max(int(images.shape[0]), 1), batch_size))
+            chunks = (images[i : i + batch_size] for i in range(0, int(images.shape[0]), batch_size))
         outputs = [self.embedding(self._check(chunk), training=False) for chunk in chunks]
         if not outputs:
             return tf.zeros((0, self.feature_dim), tf.float32)

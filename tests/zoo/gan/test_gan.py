@@ -1,0 +1,171 @@
+"""GAN and DCGAN: k discriminator steps, reproducible draws, verbs, saving, conditioning, bad input."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.gan import DCGAN, GAN
+
+SHAPE = (8, 8, 1)
+
+
+def _images(n=32, shape=SHAPE, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, size=(n,) + shape).astype("float32")
+
+
+def _gan(**kwargs):
+    return GAN(image_shape=kwargs.pop("image_shape", SHAPE), latent_dim=4, hidden_units=(16, 16), seed=0, **kwargs)
+
+
+def _dcgan(**kwargs):
+    return DCGAN(image_shape=kwargs.pop("image_shape", SHAPE), latent_dim=4, filters=8, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("make", [_gan, _dcgan])
+def test_k_discriminator_steps_per_generator_step(make):
+    model = make(d_steps=3)
+    model.compile(loss="minimax")
+    model.fit(_images(32), batch_size=8, epochs=1, verbose=0)  # One epoch: 4 train steps.
+    assert int(model.g_optimizer.iterations) == 4
+    assert int(model.d_optimizer.iterations) == 3 * int(model.g_optimizer.iterations)
+
+
+def test_each_player_only_moves_its_own_weights():
+    model = _gan()
+    model.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.0))
+    g_before = [w.copy() for w in model.generator.get_weights()]
+    d_before = [w.copy() for w in model.discriminator.get_weights()]
+    model.fit(_images(16), batch_size=8, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(g_before, model.generator.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(d_before, model.discriminator.get_weights()))
+
+
+@pytest.mark.parametrize("loss", ["minimax", "non_saturating", "wasserstein", "least_squares"])
+def test_every_game_trains_and_reports_its_metrics(loss):
+    model = _dcgan(discriminator_norm="layer")
+    model.compile(loss=loss)
+    logs = model.fit(_images(16), batch_size=8, epochs=1, verbose=0).history
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(v[-1]) for v in logs.values())
+    if loss in ("minimax", "non_saturating"):
+        assert 0.0 < logs["d_real"][-1] < 1.0 and 0.0 < logs["d_fake"][-1] < 1.0
+    test = model.evaluate(_images(8), batch_size=8, verbose=0, return_dict=True)
+    assert set(test) == set(logs)
+
+
+def test_same_seed_reproduces_training_draws_and_samples():
+    histories, samples = [], []
+    for _ in range(2):
+        keras.utils.set_random_seed(1)
+        model = _dcgan()
+        model.compile()
+        histories.append(model.fit(_images(16), batch_size=8, epochs=2, shuffle=False, verbose=0).history)
+        samples.append(model.sample(4, seed=3).numpy())
+    assert histories[0] == histories[1]
+    np.testing.assert_array_equal(samples[0], samples[1])
+    assert not np.array_equal(model.sample(4, seed=3).numpy(), model.sample(4, seed=4).numpy())
+    np.testing.assert_array_equal(model.latents(4, seed=3).numpy(), model.latents(4, seed=3).numpy())
+
+
+@pytest.mark.parametrize("make", [_gan, _dcgan])
+def test_keras_save_and_reload_give_identical_samples(tmp_path, make):
+    model = make(num_classes=3)
+    model.compile(loss="minimax")
+    model.fit(_images(16), np.arange(16) % 3, batch_size=8, epochs=1, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    labels = [0, 1, 2, 0]
+    np.testing.assert_array_equal(restored.sample(4, seed=2, labels=labels).numpy(),
+                                  model.sample(4, seed=2, labels=labels).numpy())
+    assert restored.loss_name == "minimax"
+    assert int(restored.d_optimizer.iterations) == int(model.d_optimizer.iterations) == 2
+    assert int(restored.g_optimizer.iterations) == 2
+
+
+@pytest.mark.parametrize("make", [_gan, _dcgan])
+def test_get_config_round_trip(make):
+    model = make(num_classes=4, d_steps=2)
+    clone = type(model).from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    assert clone.count_params() == model.count_params()
+
+
+def test_dcgan_architectures_for_28_and_32_pixels():
+    small = DCGAN(image_shape=(28, 28, 1))
+    colour = DCGAN(image_shape=(32, 32, 3))
+    assert small.sample(2, seed=0).shape == (2, 28, 28, 1)
+    assert colour.sample(2, seed=0).shape == (2, 32, 32, 3)
+    assert any(isinstance(l, keras.layers.BatchNormalization) for l in small.discriminator.layers)
+    tanh = small.generator.layers[-1].activation
+    assert tanh is keras.activations.tanh
+    images = small.sample(8, seed=1).numpy()
+    assert images.min() >= -1.0 and images.max() <= 1.0
+
+
+def test_conditioning_changes_the_images():
+    model = _dcgan(num_classes=3)
+    z = model.latents(1, seed=0)
+    a = model.generate(z, labels=[0]).numpy()
+    b = model.generate(z, labels=[2]).numpy()
+    assert not np.allclose(a, b)
+
+
+def test_interpolation_paths():
+    model = _gan()
+    z0, z1 = model.latents(2, seed=5).numpy()
+    for method in ("slerp", "linear"):
+        path = model.interpolate(z0, z1, steps=5, method=method).numpy()
+        ends = model.generate(np.stack([z0, z1])).numpy()
+        np.testing.assert_allclose(path[[0, -1]], ends, atol=1e-5)
+    # Slerp between latents of equal norm stays on that sphere; the straight line cuts inside it.
+    z1 = z1 / np.linalg.norm(z1) * np.linalg.norm(z0)
+    t, omega = 0.5, np.arccos(np.dot(z0, z1) / np.dot(z0, z0))
+    midpoint = (np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)
+    assert np.linalg.norm(midpoint) == pytest.approx(np.linalg.norm(z0), rel=1e-5)
+    np.testing.assert_allclose(model.interpolate(z0, z1, steps=3).numpy()[1],
+                               model.generate(midpoint[None].astype("float32")).numpy()[0], atol=1e-5)
+
+
+def test_latent_arithmetic_averages_each_concept():
+    model = _gan()
+    a, b, c = (model.latents(3, seed=s).numpy() for s in (1, 2, 3))
+    image, z = model.latent_arithmetic(a, b, c)
+    expected = a.mean(0) - b.mean(0) + c.mean(0)
+    np.testing.assert_allclose(z.numpy()[0], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(image.numpy(), model.generate(expected[None]).numpy(), atol=1e-6)
+    single, _ = model.latent_arithmetic(a[0], b[0], c[0])
+    assert single.shape == (1,) + SHAPE
+
+
+def test_wasserstein_refuses_a_batch_normalised_critic():
+    with pytest.raises(ValueError, match="discriminator_norm"):
+        _dcgan(image_shape=(16, 16, 1), discriminator_norm="batch").compile(loss="wasserstein")
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda m: m.generate(np.zeros((2, 5), "float32")), ValueError, r"\(batch, 4\)"),
+        (lambda m: m.generate(np.zeros((2, 4), "int32")), TypeError, "float"),
+        (lambda m: m.discriminate(np.zeros((2, 8, 8, 3), "float32")), ValueError, "shape"),
+        (lambda m: m.discriminate(np.full((2, 8, 8, 1), 2.0, "float32")), ValueError, r"\[-1.0, 1.0\]"),
+        (lambda m: m.sample(2, labels=[0, 1]), ValueError, "unconditional"),
+        (lambda m: m.interpolate(np.zeros(4), np.ones(4), method="cubic"), ValueError, "method"),
+        (lambda m: m.interpolate(np.zeros(3), np.ones(3)), ValueError, r"\(batch, 4\)"),
+        (lambda m: m.compile(loss="hinge"), ValueError, "loss"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call(_gan())
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="d_steps"):
+        _gan(d_steps=0)
+    with pytest.raises(ValueError, match="discriminator_norm"):
+        _dcgan(discriminator_norm="group")
+    with pytest.raises(ValueError, match="latent_dim"):
+        GAN(image_shape=SHAPE, latent_dim=0)
