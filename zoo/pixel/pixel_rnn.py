@@ -1,0 +1,233 @@
+"""PixelRNN: Row LSTM and Diagonal BiLSTM layers and models."""
+
+import keras
+import tensorflow as tf
+
+from zoo.pixel.autoregressive import AutoregressiveModel
+from zoo.pixel.masked import MaskedConv2D
+
+
+def _lstm_update(gates, c_prev):
+    i, f, o, g = tf.split(gates, 4, axis=-1)
+    c = tf.sigmoid(f) * c_prev + tf.sigmoid(i) * tf.tanh(g)
+    return tf.sigmoid(o) * tf.tanh(c), c
+
+
+def skew(x):
+    """Shifts row i of `(batch, H, W, C)` right by i: `(batch, H, W + H - 1, C)`; diagonals become columns."""
+    height = x.shape[1]
+    return tf.stack([tf.pad(x[:, i], [[0, 0], [i, height - 1 - i], [0, 0]]) for i in range(height)], axis=1)
+
+
+def unskew(x, width):
+    """Inverse of `skew`: `(batch, H, W + H - 1, C)` back to `(batch, H, W, C)`."""
+    return tf.stack([x[:, i, i : i + width] for i in range(x.shape[1])], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RowLSTMLayer(keras.layers.Layer):
+    """Row LSTM: an LSTM that processes a whole row at a time, top to bottom.
+
+    The input-to-state component is a `1 x k` type-B masked convolution of the row itself (pixels up to the
+    current one); the state-to-state component is a `1 x k` convolution of the previous row's hidden state,
+    so each pixel's state sees a triangle of rows above it. Output: the input plus a 1x1 projection of the
+    hidden state (residual connection).
+
+    Args:
+        hidden: LSTM units per pixel.
+        kernel_size: k. Default 3.
+        color_channels: colour channels of the image (their order inside a pixel is kept).
+    """
+
+    def __init__(self, hidden, kernel_size=3, color_channels=1, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden, self.kernel_size, self.color_channels = hidden, kernel_size, color_channels
+        self.input_to_state = MaskedConv2D(4 * hidden, (1, kernel_size), "B", color_channels=color_channels, out_chunks=4)
+        self.output_projection = None
+
+    def build(self, input_shape):
+        self.input_to_state.build(input_shape)
+        self.state_kernel = self.add_weight(
+            name="state_kernel", shape=(self.kernel_size, self.hidden, 4 * self.hidden), initializer="glorot_uniform"
+        )
+        self.output_projection = MaskedConv2D(int(input_shape[-1]), 1, "B", color_channels=self.color_channels)
+        self.output_projection.build(tuple(input_shape[:-1]) + (self.hidden,))
+
+    def call(self, x):
+        gates_in = tf.transpose(self.input_to_state(x), [1, 0, 2, 3])  # (H, batch, W, 4h)
+        zeros = tf.zeros_like(gates_in[0, ..., : self.hidden])
+
+        def step(state, row_gates):
+            h_prev, c_prev = state
+            gates = row_gates + tf.nn.conv1d(h_prev, self.state_kernel, stride=1, padding="SAME")
+            return _lstm_update(gates, c_prev)
+
+        hidden, _ = tf.scan(step, gates_in, initializer=(zeros, zeros))
+        return x + self.output_projection(tf.transpose(hidden, [1, 0, 2, 3]))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden": self.hidden, "kernel_size": self.kernel_size, "color_channels": self.color_channels})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DiagonalBiLSTMLayer(keras.layers.Layer):
+    """Diagonal BiLSTM: two LSTMs that sweep the image along diagonals, from the left and from the right.
+
+    The input is skewed (row i shifted right by i) so each diagonal is a column; the LSTM moves column by
+    column with a 1x1 type-B input-to-state convolution and a `2 x 1` state-to-state convolution over the
+    previous column (the pixel to the left and the pixel above). The right-to-left LSTM runs on the
+    mirrored image; its output is shifted down one row before being added, because at row i it has seen
+    pixels to the right on row i, which lie in the future. Output: input + 1x1 projection (residual).
+
+    Args:
+        hidden: LSTM units per pixel and direction.
+        color_channels: colour channels of the image (their order inside a pixel is kept).
+    """
+
+    def __init__(self, hidden, color_channels=1, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden, self.color_channels = hidden, color_channels
+        self.input_to_state = [
+            MaskedConv2D(4 * hidden, 1, "B", color_channels=color_channels, out_chunks=4, name=f"input_to_state_{d}")
+            for d in ("forward", "backward")
+        ]
+        self.output_projection = None
+
+    def build(self, input_shape):
+        for layer in self.input_to_state:
+            layer.build(input_shape)
+        self.state_kernels = [
+            self.add_weight(name=f"state_kernel_{d}", shape=(2, self.hidden, 4 * self.hidden), initializer="glorot_uniform")
+            for d in ("forward", "backward")
+        ]
+        self.output_projection = MaskedConv2D(int(input_shape[-1]), 1, "B", color_channels=self.color_channels)
+        self.output_projection.build(tuple(input_shape[:-1]) + (self.hidden,))
+
+    def _sweep(self, x, input_to_state, state_kernel):
+        width = x.shape[2]
+        gates_in = tf.transpose(skew(input_to_state(x)), [2, 0, 1, 3])  # (W + H - 1, batch, H, 4h)
+        zeros = tf.zeros_like(gates_in[0, ..., : self.hidden])
+
+        def step(state, column_gates):
+            h_prev, c_prev = state
+            # Row r of the new column reads rows r - 1 and r of the previous one: above and left.
+            above_and_left = tf.pad(h_prev, [[0, 0], [1, 0], [0, 0]])
+            gates = column_gates + tf.nn.conv1d(above_and_left, state_kernel, stride=1, padding="VALID")
+            return _lstm_update(gates, c_prev)
+
+        hidden, _ = tf.scan(step, gates_in, initializer=(zeros, zeros))
+        return unskew(tf.transpose(hidden, [1, 2, 0, 3]), width)
+
+    def call(self, x):
+        forward = self._sweep(x, self.input_to_state[0], self.state_kernels[0])
+        backward = tf.reverse(self._sweep(tf.reverse(x, [2]), self.input_to_state[1], self.state_kernels[1]), [2])
+        backward = tf.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+        return x + self.output_projection(forward + backward)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden": self.hidden, "color_channels": self.color_channels})
+        return config
+
+
+class _PixelRNN(AutoregressiveModel):
+    """Shared body of the two PixelRNN models: a 7x7 type-A convolution, recurrent layers, 1x1 output layers."""
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        num_classes=None,
+        num_levels=2,
+        hidden=32,
+        num_layers=2,
+        output_filters=64,
+        seed=None,
+        **kwargs,
+    ):
+        if num_classes is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional (num_classes=None); use GatedPixelCNN for classes.")
+        super().__init__(image_shape=image_shape, num_classes=None, num_levels=num_levels, seed=seed, **kwargs)
+        self.hidden, self.num_layers, self.output_filters = hidden, num_layers, output_filters
+        c = self.color_channels
+        self.first = MaskedConv2D(2 * hidden, 7, "A", color_channels=c, name="conv_a")
+        self.recurrent_layers = [self._make_layer() for _ in range(num_layers)]
+        self.head = [
+            MaskedConv2D(output_filters, 1, "B", color_channels=c, name="head_hidden"),
+            MaskedConv2D(c * self.params_per_subpixel, 1, "B", color_channels=c, name="head_logits"),
+        ]
+        self._finish_build()
+
+    def _logits(self, x, labels, training=False):
+        h = self.first(x)
+        for layer in self.recurrent_layers:
+            h = layer(h)
+        h = self.head[0](tf.nn.relu(h))
+        return self._output_logits(self.head[1](tf.nn.relu(h)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden": self.hidden, "num_layers": self.num_layers, "output_filters": self.output_filters})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RowLSTM(_PixelRNN):
+    """PixelRNN with Row LSTM layers.
+
+    `p(x) = prod_i p(x_i | x_<i)` in raster order (R, G, B inside a pixel): a 7x7 type-A masked
+    convolution, `num_layers` residual Row LSTM layers (`RowLSTMLayer`: a row at a time, each state seeing a
+    triangle of the rows above), then ReLU + 1x1 type-B layers to Bernoulli or categorical logits.
+
+    Args:
+        image_shape: `(height, width, channels)`.
+        num_classes: must be None (unconditional).
+        num_levels: 2 (Bernoulli) to 256 (categorical). Default 2.
+        hidden: LSTM units (the residual stream has `2 * hidden` channels). Default 32.
+        num_layers: Row LSTM layers. Default 2.
+        output_filters: width of the 1x1 output layer. Default 64.
+        seed: seed of sampling draws made without an explicit seed.
+
+    Example:
+        >>> model = RowLSTM(image_shape=(28, 28, 1))
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        >>> model.fit(binarized_images, epochs=2)
+        >>> model.log_prob(test_images)
+
+    References:
+        van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural Networks", ICML 2016, section 3.1.
+    """
+
+    def _make_layer(self):
+        return RowLSTMLayer(self.hidden, 3, color_channels=self.color_channels)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DiagonalBiLSTM(_PixelRNN):
+    """PixelRNN with Diagonal BiLSTM layers.
+
+    `p(x) = prod_i p(x_i | x_<i)` in raster order (R, G, B inside a pixel): a 7x7 type-A masked
+    convolution, `num_layers` residual Diagonal BiLSTM layers (`DiagonalBiLSTMLayer`: the whole past in
+    the receptive field after one layer), then ReLU + 1x1 type-B layers to Bernoulli or categorical logits.
+
+    Args:
+        image_shape: `(height, width, channels)`.
+        num_classes: must be None (unconditional).
+        num_levels: 2 (Bernoulli) to 256 (categorical). Default 2.
+        hidden: LSTM units per direction (the residual stream has `2 * hidden` channels). Default 32.
+        num_layers: Diagonal BiLSTM layers. Default 2.
+        output_filters: width of the 1x1 output layer. Default 64.
+        seed: seed of sampling draws made without an explicit seed.
+
+    Example:
+        >>> model = DiagonalBiLSTM(image_shape=(28, 28, 1))
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        >>> model.fit(binarized_images, epochs=2)
+
+    References:
+        van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural Networks", ICML 2016, section 3.2.
+    """
+
+    def _make_layer(self):
+        return DiagonalBiLSTMLayer(self.hidden, color_channels=self.color_channels)
