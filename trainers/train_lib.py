@@ -225,7 +225,12 @@ def train_and_evaluate(config: TrainConfig):
 
     start = time.perf_counter()
     history = model.fit(
-        train_ds, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks, verbose=cfg.verbose
+        train_ds,
+        epochs=cfg.epochs,
+        steps_per_epoch=cfg.steps_per_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # The tf.data pipeline shuffles with the seed.
+        verbose=cfg.verbose,
     )
     train_seconds = time.perf_counter() - start
     if nan_guard.diverged_at is not None:
