@@ -77,7 +77,9 @@ def test_learns_a_separable_problem():
     x[y == 1, 4:] += 0.7
     keras.utils.set_random_seed(0)
     model = FeatureClassifier(**{**TINY, "num_classes": 2})
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(x, y, epochs=5, batch_size=32, verbose=0)
     assert np.mean(model.predict_classes(x).numpy() == y) == 1.0
 

@@ -13,7 +13,8 @@ from zoo.classifier import inception_feature_extractor
 
 def test_missing_weights_file_raises_naming_the_path(tmp_path):
     path = str(tmp_path / "inception_v3_notop.h5")
-    with pytest.raises(FileNotFoundError, match=re.escape(f"InceptionV3 weights file not found: {path}. Nothing is downloaded")):
+    message = f"InceptionV3 weights file not found: {path}. Nothing is downloaded"
+    with pytest.raises(FileNotFoundError, match=re.escape(message)):
         inception_feature_extractor(path)
 
 
