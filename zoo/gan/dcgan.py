@@ -2,6 +2,7 @@
 
 import keras
 
+from zoo import ops
 from zoo.gan.gan import GAN
 
 _NORMS = ("batch", "layer", None)
@@ -66,6 +67,7 @@ class DCGAN(GAN):
             raise ValueError(f"`discriminator_norm` must be one of {_NORMS}; got {discriminator_norm!r}.")
         if not isinstance(filters, int) or filters < 2:
             raise ValueError(f"`filters` must be an int >= 2; got {filters!r}.")
+        image_shape = ops.check_image_shape(image_shape)
         height, width, _ = image_shape
         steps, base = _num_resamplings(height)
         if steps < 1 or _num_resamplings(width) != (steps, width // 2**steps):
@@ -75,7 +77,8 @@ class DCGAN(GAN):
         self.filters = filters
         self.discriminator_norm = discriminator_norm
         self._steps, self._base = steps, (base, width // 2**steps)
-        kwargs.pop("hidden_units", None)
+        if "hidden_units" in kwargs:
+            raise TypeError("`hidden_units` sizes the fully connected `GAN`; DCGAN is convolutional: set `filters`.")
         super().__init__(
             image_shape=image_shape, num_classes=num_classes, latent_dim=latent_dim, d_steps=d_steps,
             gp_weight=gp_weight, seed=seed, **kwargs,

@@ -28,7 +28,8 @@ class GAN(keras.Model):
     The generator's loss is chosen at `compile(loss=...)`: "minimax" (minimise `log(1 - D(G(z)))`),
     "non_saturating" (maximise `log D(G(z))`, the default), "wasserstein" (a critic with the gradient
     penalty of WGAN-GP) or "least_squares". Each discriminator step draws fresh noise; the real images
-    are the step's batch, so an epoch still reads each training image once.
+    are the step's batch, so an epoch still reads each training image once. Losses are averaged over the global
+    batch and every replica draws its own noise, so the step is the same under `tf.distribute` strategies.
 
     This class is the fully connected GAN of Goodfellow et al.; `DCGAN` swaps in convolutional players.
     With `num_classes`, both players are conditioned on the class (a conditional GAN): the generator sees
@@ -187,8 +188,20 @@ class GAN(keras.Model):
         return self._g(z, labels, training=training)
 
     # Training.
+    def _training_seed(self):
+        """A fresh stateless seed from the model's `SeedGenerator`, different on every replica.
+
+        The generator's state is mirrored under `tf.distribute`, so without folding in the replica id every
+        replica would draw the same noise and a step would see only `batch / num_replicas` distinct fakes.
+        """
+        seed = ops.stateless_seed(None, self.seed_generator)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
+        return seed
+
     def _noise(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return tf.random.stateless_normal([batch_size, self.latent_dim], seed=self._training_seed())
 
     def _discriminator_loss(self, images, labels, training):
         fake = self._g(self._noise(tf.shape(images)[0]), labels, training=training)
@@ -197,7 +210,7 @@ class GAN(keras.Model):
         per_example = self.d_loss_fn(real_out, fake_out)
         if self.loss_name == "wasserstein":
             penalty = losses.gradient_penalty(
-                lambda x: self._d(x, labels, training=training), images, fake, ops.stateless_seed(None, self.seed_generator)
+                lambda x: self._d(x, labels, training=training), images, fake, self._training_seed()
             )
             per_example = per_example + self.gp_weight * penalty
         return per_example, real_out, fake_out

@@ -169,3 +169,7 @@ def test_bad_constructor_arguments():
         _dcgan(discriminator_norm="group")
     with pytest.raises(ValueError, match="latent_dim"):
         GAN(image_shape=SHAPE, latent_dim=0)
+    with pytest.raises(TypeError, match="filters"):
+        DCGAN(image_shape=SHAPE, hidden_units=(8,))
+    with pytest.raises(ValueError, match="image_shape"):
+        DCGAN(image_shape=(28, 28))
