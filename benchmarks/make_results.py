@@ -8,6 +8,7 @@ import json
 import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_SERVING = "serving.json"  # Written by benchmarks/serving_benchmark.py, which also renders it.
 
 _HEADER = """# Benchmark results
 
@@ -40,20 +41,44 @@ def _likelihood(result):
     return f"D(x) {_fmt(test['d_real'], 3)}, D(G(z)) {_fmt(test['d_fake'], 3)}, d_loss {_fmt(test['d_loss'], 3)}, g_loss {_fmt(test['g_loss'], 3)}"
 
 
+def _reference(results):
+    """Our PixelCNN beside TFP's `tfd.PixelCNN` trained on the same data for the same wall time."""
+    by_run = {r["run"]: r for r in results}
+    lines = []
+    for suffix in ("", "_256levels"):
+        ours, theirs = by_run.get("pixel_cnn" + suffix), by_run.get("tfp_pixel_cnn" + suffix)
+        if not (ours and theirs):
+            continue
+        if not lines:
+            lines += [
+                "## The reference: `tfp.distributions.PixelCNN`", "",
+                "Same data, batch size and learning rate; the reference trains for the wall time our `pixel_cnn` took.", "",
+                "| levels | model | params | steps in the budget | test NLL nats (bits/dim) | sample 16 (s) |",
+                "|---|---|---|---|---|---|",
+            ]
+        for r in (ours, theirs):
+            lines.append(
+                f"| {r['num_levels']} | {r['model']} | {r['parameters']:,} | {r['steps']:,} "
+                f"| {_fmt(r['test']['nll'])} ({_fmt(r['test']['bits_per_dim'], 3)}) | {_fmt(r['sample_16_seconds'], 1)} |"
+            )
+    return lines + [""] if lines else []
+
+
 def render(results):
     lines = [_HEADER, "## Training runs", ""]
     lines.append(
-        "| run | params | epochs x batch | train img/s | train wall (s) | sample 16 (s) | test quality | figure | date, cores | command |"
+        "| run | params | steps x batch (epochs) | train img/s | train wall (s) | sample 16 (s) | test quality | figure | date, cores | command |"
     )
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         figure = os.path.relpath(r["figure"], _HERE) if r.get("figure") else ""
         lines.append(
-            f"| {r['run']} | {r['parameters']:,} | {r['epochs']} x {r['batch_size']} | {_fmt(r['train_images_per_second'], 0)} "
-            f"| {_fmt(r['train_wall_seconds'], 0)} | {_fmt(r['sample_16_seconds'], 2)} | {_likelihood(r)} "
+            f"| {r['run']} | {r['parameters']:,} | {r['steps']:,} x {r['batch_size']} ({_fmt(r['epochs'], 2)}) | {_fmt(r['train_images_per_second'], 0)} "
+            f"| {_fmt(r['train_wall_seconds'], 0)} | {_fmt(r['sample_16_seconds'], 3)} | {_likelihood(r)} "
             f"| [{os.path.basename(figure)}]({figure}) | {r['date']}, {r['cores']} | `{r['benchmark_command']}` |"
         )
     lines.append("")
+    lines += _reference(results)
     for r in results:
         if r.get("figure"):
             lines.append(f"### {r['run']}\n\n{r['figure_rows']}.\n\n![{r['run']}]({os.path.relpath(r['figure'], _HERE)})\n")
@@ -64,13 +89,22 @@ def render(results):
 
 
 def main():
-    results = []
+    results, serving = [], None
     for path in sorted(glob.glob(os.path.join(_HERE, "results", "*.json"))):
         with open(path) as f:
-            results.append(json.load(f))
+            result = json.load(f)
+        if os.path.basename(path) == _SERVING:
+            serving = result
+        else:
+            results.append(result)
+    text = render(results)
+    if serving is not None:
+        from benchmarks import serving_benchmark
+
+        text += "\n" + "\n".join(serving_benchmark.render(serving)) + "\n"
     with open(os.path.join(_HERE, "RESULTS.md"), "w") as f:
-        f.write(render(results))
-    print(f"wrote {os.path.join(_HERE, 'RESULTS.md')} from {len(results)} results")
+        f.write(text)
+    print(f"wrote {os.path.join(_HERE, 'RESULTS.md')} from {len(results) + (serving is not None)} results")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,7 @@ def benchmark(name, num_levels=None):
         "num_levels": cfg.num_levels,
         "epochs": cfg.epochs,
         "steps_per_epoch": cfg.steps_per_epoch,
+        "steps": cfg.epochs * (cfg.steps_per_epoch or data.split_size(cfg.dataset, "train") // cfg.batch_size),
         "batch_size": cfg.batch_size,
         "parameters": metrics["parameters"],
         "train_images_per_second": metrics["train_images_per_second"],

@@ -4,6 +4,11 @@ A spec says which class to build, with which default hyperparameters, how the da
 which optimizers `compile` takes, and the default training budget. The trainer builds every model the same
 way, so adding a model is adding a spec here.
 
+Default budgets are sized for a 2-core CPU (a few minutes per model; `benchmarks/RESULTS.md` has the
+measured times): the slow autoregressive models train for part of an epoch by default (Gated PixelCNN
+with 32 filters, the Diagonal BiLSTM for 100 steps). Raise `--epochs`, `--steps_per_epoch` or the model's
+width on faster hardware.
+
 The contract a registered model class keeps (what `trainers.train_lib` relies on):
 - `Model(image_shape=(H, W, C), num_classes=None | int, **hyperparameters)` builds all its weights in
   `__init__` (so `model.built` is True and a checkpoint can be restored before the first step);
@@ -141,7 +146,8 @@ _SPECS = (
         description="Gated PixelCNN with vertical and horizontal stacks (van den Oord et al., 2016).",
         preprocessing="levels",
         num_levels=2,
-        epochs=3,
+        model_kwargs={"filters": 32},
+        epochs=2,
     ),
     ModelSpec(
         name="row_lstm",
@@ -149,7 +155,7 @@ _SPECS = (
         description="PixelRNN Row LSTM (van den Oord et al., 2016).",
         preprocessing="levels",
         num_levels=2,
-        epochs=2,
+        epochs=1,
     ),
     ModelSpec(
         name="diagonal_bilstm",
@@ -157,7 +163,8 @@ _SPECS = (
         description="PixelRNN Diagonal BiLSTM (van den Oord et al., 2016).",
         preprocessing="levels",
         num_levels=2,
-        epochs=2,
+        epochs=1,
+        steps_per_epoch=100,
     ),
 )
 
