@@ -4,11 +4,13 @@
 """
 
 import glob
+import importlib
 import json
 import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_SERVING = "serving.json"  # Written by benchmarks/serving_benchmark.py, which also renders it.
+# Results of other shapes, each rendered by the module that writes it.
+_SECTIONS = {"loop.json": "benchmarks.loop_benchmark", "serving.json": "benchmarks.serving_benchmark"}
 
 _HEADER = """# Benchmark results
 
@@ -89,22 +91,19 @@ def render(results):
 
 
 def main():
-    results, serving = [], None
+    results, sections = [], []
     for path in sorted(glob.glob(os.path.join(_HERE, "results", "*.json"))):
         with open(path) as f:
             result = json.load(f)
-        if os.path.basename(path) == _SERVING:
-            serving = result
+        name = os.path.basename(path)
+        if name in _SECTIONS:
+            sections.append(importlib.import_module(_SECTIONS[name]).render(result))
         else:
             results.append(result)
-    text = render(results)
-    if serving is not None:
-        from benchmarks import serving_benchmark
-
-        text += "\n" + "\n".join(serving_benchmark.render(serving)) + "\n"
+    text = render(results) + "".join("\n" + "\n".join(lines) + "\n" for lines in sections)
     with open(os.path.join(_HERE, "RESULTS.md"), "w") as f:
         f.write(text)
-    print(f"wrote {os.path.join(_HERE, 'RESULTS.md')} from {len(results) + (serving is not None)} results")
+    print(f"wrote {os.path.join(_HERE, 'RESULTS.md')} from {len(results) + len(sections)} result files")
 
 
 if __name__ == "__main__":

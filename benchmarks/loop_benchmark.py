@@ -1,0 +1,146 @@
+r"""Overhead of our training loop, and whether training is ever input-bound.
+
+    python -m benchmarks.loop_benchmark [--models=vae,dcgan,pixel_cnn] [--steps=30] [--repeats=5]
+
+For each model, built and compiled exactly as `trainers.train_lib` does (registry defaults, batch 128, real
+Fashion-MNIST batches cached in memory), three things are timed side by side, interleaved, several times:
+
+- `fit`: `model.fit` on the batches with the trainer's per-batch callbacks (NaN guard, throughput);
+- `bare`: a plain `tf.function` that applies the same `model.train_step` (the model's loss and optimizer
+  updates) to the same batches in a Python loop, with no Keras machinery around it;
+- `pipeline`: `trainers.data.load` alone, iterated for as many images as a full epoch, preprocessing included.
+
+Goals (issue 7): `fit / bare <= 1.10` per step, and the pipeline delivers at least 5x the images per second that
+training consumes. Results go to `benchmarks/results/loop.json`; `benchmarks.make_results` renders them.
+"""
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from trainers import callbacks as zoo_callbacks
+from trainers import data, train_lib
+
+_MODELS = flags.DEFINE_list("models", ["vae", "dcgan", "pixel_cnn"], "Registered models to measure.")
+_STEPS = flags.DEFINE_integer("steps", 30, "Training steps per timed repetition.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Interleaved repetitions; medians are reported.")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/loop.json", "Result JSON.")
+
+_DATASET = "fashion_mnist"
+
+
+def _pipeline_images_per_second(prep, spec, num_images):
+    ds = data.load(_DATASET, "train", prep, batch_size=spec.batch_size, seed=0, with_labels=spec.conditional).repeat()
+    iterator = iter(ds)
+    next(iterator)
+    start, seen = time.perf_counter(), 0
+    while seen < num_images:
+        batch = next(iterator)
+        seen += int((batch[0] if isinstance(batch, tuple) else batch).shape[0])
+    return seen / (time.perf_counter() - start)
+
+
+def measure(name, steps, repeats):
+    cfg = train_lib.TrainConfig(model=name, workdir="/tmp/unused", verbose=0).resolved()
+    spec, prep = cfg.spec, cfg.preprocessing()
+    shape = data.image_shape(_DATASET)
+    classes = data.num_classes(_DATASET) if spec.conditional else None
+    keras.utils.set_random_seed(0)
+    model = train_lib.build_model(cfg, shape, classes)
+    ds = data.load(_DATASET, "train", prep, batch_size=cfg.batch_size, seed=0, with_labels=spec.conditional)
+    batches = list(ds.take(steps))
+    cached = tf.data.Dataset.from_tensor_slices(
+        tuple(tf.stack(part) for part in zip(*batches)) if spec.conditional else tf.stack(batches)
+    ).prefetch(2)
+
+    bare_step = tf.function(model.train_step)
+
+    def run_fit():
+        model.fit(cached, epochs=1, verbose=0, shuffle=False,
+                  callbacks=[zoo_callbacks.StopOnNaN(), zoo_callbacks.Throughput(cfg.batch_size)])
+
+    def run_bare():
+        for batch in batches:
+            logs = bare_step(batch)
+        float(next(iter(logs.values())))  # Waits for the last step.
+
+    run_fit(), run_bare()  # Tracing and warm-up, outside the clock.
+    fit_times, bare_times, pipe_rates = [], [], []
+    for _ in range(repeats):
+        for fn, times in ((run_fit, fit_times), (run_bare, bare_times)):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) / steps)
+        pipe_rates.append(_pipeline_images_per_second(prep, spec, 60000))
+    fit_step, bare_step_s = statistics.median(fit_times), statistics.median(bare_times)
+    consumed = cfg.batch_size / fit_step
+    pipeline = statistics.median(pipe_rates)
+    return {
+        "model": name,
+        "batch_size": cfg.batch_size,
+        "steps": steps,
+        "repeats": repeats,
+        "fit_ms_per_step": 1000 * fit_step,
+        "bare_ms_per_step": 1000 * bare_step_s,
+        "fit_over_bare": fit_step / bare_step_s,
+        "train_images_per_second": consumed,
+        "pipeline_images_per_second": pipeline,
+        "pipeline_over_training": pipeline / consumed,
+    }
+
+
+def render(result):
+    """Markdown lines for RESULTS.md."""
+    lines = [
+        "## Training-loop overhead and input pipeline",
+        "",
+        "Per step: `model.fit` with the trainer's per-batch callbacks versus a bare `tf.function` loop over the same "
+        "`train_step` on the same cached batches (goal <= 1.10x); and the images/second `trainers.data.load` "
+        "delivers alone (a full shuffled epoch, preprocessing included) versus what training consumes (goal >= 5x). "
+        f"Medians of {result['rows'][0]['repeats'] if result['rows'] else 0} interleaved repetitions; "
+        f"{result['cores']} cores, TensorFlow {result['tensorflow']}, {result['date']}.",
+        "",
+        "| model | fit ms/step | bare ms/step | fit / bare | training img/s | pipeline img/s | pipeline / training |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['model']} | {r['fit_ms_per_step']:.1f} | {r['bare_ms_per_step']:.1f} | {r['fit_over_bare']:.3f} "
+            f"| {r['train_images_per_second']:,.0f} | {r['pipeline_images_per_second']:,.0f} | {r['pipeline_over_training']:.1f} |"
+        )
+    lines += ["", f"Reproduce: `{result['command']}`", ""]
+    return lines
+
+
+def main(argv):
+    del argv
+    rows = []
+    for name in _MODELS.value:
+        row = measure(name, _STEPS.value, _REPEATS.value)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    result = {
+        "rows": rows,
+        "command": "python -m benchmarks.loop_benchmark " + " ".join(sys.argv[1:]),
+        "date": datetime.date.today().isoformat(),
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+    os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
+    with open(_OUT.value, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
