@@ -98,29 +98,6 @@ def measure(name, steps, repeats):
     }
 
 
-def render(result):
-    """Markdown lines for RESULTS.md."""
-    lines = [
-        "## Training-loop overhead and input pipeline",
-        "",
-        "Per step: `model.fit` with the trainer's per-batch callbacks versus a bare `tf.function` loop over the same "
-        "`train_step` on the same cached batches (goal <= 1.10x); and the images/second `trainers.data.load` "
-        "delivers alone (a full shuffled epoch, preprocessing included) versus what training consumes (goal >= 5x). "
-        f"Medians of {result['rows'][0]['repeats'] if result['rows'] else 0} interleaved repetitions; "
-        f"{result['cores']} cores, TensorFlow {result['tensorflow']}, {result['date']}.",
-        "",
-        "| model | fit ms/step | bare ms/step | fit / bare | training img/s | pipeline img/s | pipeline / training |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in result["rows"]:
-        lines.append(
-            f"| {r['model']} | {r['fit_ms_per_step']:.1f} | {r['bare_ms_per_step']:.1f} | {r['fit_over_bare']:.3f} "
-            f"| {r['train_images_per_second']:,.0f} | {r['pipeline_images_per_second']:,.0f} | {r['pipeline_over_training']:.1f} |"
-        )
-    lines += ["", f"Reproduce: `{result['command']}`", ""]
-    return lines
-
-
 def main(argv):
     del argv
     rows = []

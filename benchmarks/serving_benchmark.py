@@ -8,7 +8,7 @@ does not depend on the weights' values, and this needs no training run), exporte
 one call of the reloaded `serving_default` signature (one seed per row) and one call of the Keras verb that
 answers the same request, `model.sample(batch, seed=...)`; both are warmed up first. The medians over the
 repeats are recorded, with throughput = batch / median latency. Results go to `benchmarks/results/serving.json`;
-`render(result)` turns them into the markdown of `benchmarks/RESULTS.md`.
+`python -m benchmarks.make_results` turns them into the markdown of `benchmarks/RESULTS.md`.
 """
 
 import datetime
@@ -100,28 +100,6 @@ def benchmark(models, batch_sizes, repeats):
     }
 
 
-def render(result):
-    """Markdown lines for RESULTS.md: a heading, a table of the medians, and the command that made them."""
-    lines = [
-        "## Serving latency",
-        "",
-        "`serving_default` (one image per row from a per-row seed) through the exported SavedModel, reloaded with "
-        "`tf.saved_model.load`, versus the Keras verb `model.sample(batch, seed)` called in Python. Median of "
-        f"{result['rows'][0]['repeats'] if result['rows'] else 0} interleaved calls after a warm-up; "
-        f"{result['weights']}; TensorFlow {result['tensorflow']}, {result['cpu_count']} CPUs, {result['date']}.",
-        "",
-        "| model | family | batch | Keras ms | SavedModel ms | Keras images/s | SavedModel images/s |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for row in result["rows"]:
-        lines.append(
-            f"| {row['model']} | {row['family']} | {row['batch']} | {row['keras_ms']:.1f} | {row['saved_model_ms']:.1f} "
-            f"| {row['keras_images_per_s']:.1f} | {row['saved_model_images_per_s']:.1f} |"
-        )
-    lines += ["", f"Reproduce: `{result['command'].strip()}`", ""]
-    return lines
-
-
 def main(argv):
     del argv
     try:
@@ -135,7 +113,7 @@ def main(argv):
     with open(_OUT.value + ".tmp", "w") as f:
         json.dump(result, f, indent=2)
     os.replace(_OUT.value + ".tmp", _OUT.value)
-    print("\n".join(render(result)))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
