@@ -137,6 +137,7 @@ def benchmark(name, num_levels=None):
         "epochs": cfg.epochs,
         "steps_per_epoch": cfg.steps_per_epoch,
         "steps": cfg.epochs * (cfg.steps_per_epoch or data.split_size(cfg.dataset, "train") // cfg.batch_size),
+        "train_examples": data.split_size(cfg.dataset, "train"),
         "batch_size": cfg.batch_size,
         "parameters": metrics["parameters"],
         "train_images_per_second": metrics["train_images_per_second"],
