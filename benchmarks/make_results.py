@@ -68,17 +68,29 @@ def _reference(results):
     return lines + [""] if lines else []
 
 
+def _quality(result):
+    q = result.get("quality")
+    if not q:
+        return ""
+    floor = q["floor"]
+    return (
+        f"FID {_fmt(q['fid'], 2)} ({_fmt(floor['fid'], 2)}); KID {_fmt(q['kid_mean'], 4)} ({_fmt(floor['kid_mean'], 4)}); "
+        f"precision {_fmt(q['precision'], 3)} ({_fmt(floor['precision'], 3)}), recall {_fmt(q['recall'], 3)} "
+        f"({_fmt(floor['recall'], 3)}); {q['num_samples']:,} samples"
+    )
+
+
 def render(results, sections=()):
     lines = [_HEADER, "## Training runs", ""]
     lines.append(
-        "| run | params | steps x batch (epochs) | train img/s | train wall (s) | sample 16 (s) | test quality | figure | date, cores | command |"
+        "| run | params | steps x batch (epochs) | train img/s | train wall (s) | sample 16 (s) | test quality | sample quality (real-vs-real floor) | figure | date, cores | command |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         figure = os.path.relpath(r["figure"], _HERE) if r.get("figure") else ""
         lines.append(
             f"| {r['run']} | {r['parameters']:,} | {r['steps']:,} x {r['batch_size']} ({_fmt(r['steps'] * r['batch_size'] / r.get('train_examples', _FASHION_MNIST_TRAIN), 2)}) | {_fmt(r['train_images_per_second'], 0)} "
-            f"| {_fmt(r['train_wall_seconds'], 0)} | {_fmt(r['sample_16_seconds'], 3)} | {_likelihood(r)} "
+            f"| {_fmt(r['train_wall_seconds'], 0)} | {_fmt(r['sample_16_seconds'], 3)} | {_likelihood(r)} | {_quality(r)} "
             f"| [{os.path.basename(figure)}]({figure}) | {r['date']}, {r['cores']} | `{r['benchmark_command']}` |"
         )
     lines.append("")

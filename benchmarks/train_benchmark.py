@@ -1,10 +1,12 @@
 r"""Trains registered models with their default CLI configuration and records what the issues ask to measure.
 
     python -m benchmarks.train_benchmark --models=vae,dcgan [--num_levels=256] [--iwae_k=100]
+    python -m benchmarks.train_benchmark --models=gan --eval_only --eval_samples=5000   # quality of a trained run
 
 For each model: `trainers.train_lib.train_and_evaluate` with the registry's defaults (exactly what
-`python -m trainers.train --model=NAME` runs), then the family's own measurements on the final model, and
-pictures in `benchmarks/figures/`. One JSON per run goes to `benchmarks/results/`; `benchmarks/make_results.py`
+`python -m trainers.train --model=NAME` runs), then the family's own measurements on the final model, the
+sample-quality scores of `python -m trainers.evaluate` (FID, KID, precision/recall beside their real-vs-real
+floor), and pictures in `benchmarks/figures/`. One JSON per run goes to `benchmarks/results/`; `benchmarks/make_results.py`
 turns them into `benchmarks/RESULTS.md`.
 """
 
@@ -21,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from trainers import data, train_lib, visualize
+from trainers import data, eval_lib, train_lib, visualize
 
 _MODELS = flags.DEFINE_list("models", ["vae"], "Registered models to benchmark.")
 _NUM_LEVELS = flags.DEFINE_integer("num_levels", None, "Override the quantisation levels (e.g. 256).")
@@ -32,6 +34,12 @@ _IWAE_K = flags.DEFINE_integer("iwae_k", 100, "Importance samples for the VAE bo
 _IWAE_TAKE = flags.DEFINE_integer("iwae_take", 2000, "Test images for the VAE importance-weighted bound.")
 _STEPS = flags.DEFINE_integer("steps_per_epoch", None, "Only for quick checks of this script: shortens every epoch.")
 _SAMPLE_REPEATS = flags.DEFINE_integer("sample_repeats", 3, "Timed repetitions of sampling 16 images.")
+_EVAL_SAMPLES = flags.DEFINE_integer(
+    "eval_samples", 5000, "Generated images for FID/KID/precision/recall (trainers.evaluate); 0 skips them."
+)
+_EVAL_ONLY = flags.DEFINE_bool(
+    "eval_only", False, "Only run the sample-quality evaluation on the trained runs and add it to their result JSON."
+)
 
 
 def _median_seconds(fn, repeats):
@@ -107,9 +115,30 @@ def _autoregressive_extras(model, prep, figures, run):
     }
 
 
+def _run_name(name, num_levels):
+    return name if num_levels is None else f"{name}_{num_levels}levels"
+
+
+def quality(name, num_levels=None):
+    """FID/KID/precision/recall of a benchmarked run by `trainers.eval_lib`, added to its result JSON."""
+    run = _run_name(name, num_levels)
+    path = os.path.join(_OUT.value, f"{run}.json")
+    with open(path) as f:
+        result = json.load(f)
+    config = eval_lib.EvalConfig(workdir=os.path.join(_ROOT.value, run), num_samples=_EVAL_SAMPLES.value, take=1000)
+    evaluation = eval_lib.evaluate(config)
+    result["quality"] = evaluation["quality"]
+    result["eval_command"] = (
+        f"python -m trainers.evaluate --workdir={config.workdir} --num_samples={config.num_samples} --take={config.take}"
+    )
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    return result
+
+
 def benchmark(name, num_levels=None):
     """Trains `name` with its default config and returns the measurements (also written as JSON)."""
-    run = name if num_levels is None else f"{name}_{num_levels}levels"
+    run = _run_name(name, num_levels)
     config = train_lib.TrainConfig(
         model=name, workdir=os.path.join(_ROOT.value, run), num_levels=num_levels, verbose=2,
         steps_per_epoch=_STEPS.value,
@@ -165,7 +194,10 @@ def benchmark(name, num_levels=None):
 def main(argv):
     del argv
     for name in _MODELS.value:
-        result = benchmark(name, _NUM_LEVELS.value)
+        if not _EVAL_ONLY.value:
+            result = benchmark(name, _NUM_LEVELS.value)
+        if _EVAL_SAMPLES.value:
+            result = quality(name, _NUM_LEVELS.value)
         print(json.dumps(result, sort_keys=True))
 
 
