@@ -200,3 +200,16 @@ def test_bad_constructor_arguments():
         VAE(image_shape=SHAPE, num_levels=1)
     with pytest.raises(ValueError, match="image_shape"):
         VAE(image_shape=(8, 8))
+
+
+def test_importance_sampling_chunks_shrink_for_large_decoded_batches(monkeypatch):
+    from zoo.vae import vae as vae_module
+
+    model = _tiny(num_levels=256)
+    images = _images(8, levels=256)
+    explicit = model.log_prob_bound(images, num_samples=6, seed=1, chunk_size=2).numpy()
+    # A budget of two decoded batches per chunk makes the default chunking the explicit one.
+    monkeypatch.setattr(vae_module, "_DECODE_BUDGET", 2 * 8 * int(np.prod(model.image_shape)) * 256)
+    np.testing.assert_allclose(model.log_prob_bound(images, num_samples=6, seed=1).numpy(), explicit, rtol=1e-6)
+    with pytest.raises(ValueError, match="chunk_size"):
+        model.log_prob_bound(images, num_samples=6, chunk_size=0)
