@@ -37,6 +37,9 @@ _SAMPLE_REPEATS = flags.DEFINE_integer("sample_repeats", 3, "Timed repetitions o
 _EVAL_SAMPLES = flags.DEFINE_integer(
     "eval_samples", 5000, "Generated images for FID/KID/precision/recall (trainers.evaluate); 0 skips them."
 )
+_REUSE = flags.DEFINE_bool(
+    "reuse_trained", False, "Measure a run whose training already finished (its metrics.json) instead of retraining."
+)
 _EVAL_ONLY = flags.DEFINE_bool(
     "eval_only", False, "Only run the sample-quality evaluation on the trained runs and add it to their result JSON."
 )
@@ -143,9 +146,14 @@ def benchmark(name, num_levels=None):
         model=name, workdir=os.path.join(_ROOT.value, run), num_levels=num_levels, verbose=2,
         steps_per_epoch=_STEPS.value,
     )
-    start = time.perf_counter()
-    metrics = train_lib.train_and_evaluate(config)
-    wall = time.perf_counter() - start
+    metrics_path = os.path.join(config.workdir, "metrics.json")
+    if _REUSE.value and os.path.isfile(metrics_path):
+        with open(metrics_path) as f:
+            metrics, wall = json.load(f), None
+    else:
+        start = time.perf_counter()
+        metrics = train_lib.train_and_evaluate(config)
+        wall = time.perf_counter() - start
     cfg = config.resolved()
     model = keras.models.load_model(os.path.join(cfg.workdir, "model.keras"))
     labels = np.arange(16) % model.num_classes if model.num_classes else None
