@@ -155,6 +155,7 @@ def benchmark(name, num_levels=None):
         metrics = train_lib.train_and_evaluate(config)
         wall = time.perf_counter() - start
     cfg = config.resolved()
+    cfg.spec.model_class()  # Registers the class for deserialization when training was skipped.
     model = keras.models.load_model(os.path.join(cfg.workdir, "model.keras"))
     labels = np.arange(16) % model.num_classes if model.num_classes else None
     sample_seconds = _median_seconds(lambda: model.sample(16, seed=1, labels=labels), _SAMPLE_REPEATS.value)
