@@ -19,19 +19,16 @@ Goals (issue 7): `fit / bare <= 1.10` per step, and the pipeline delivers at lea
 training consumes. Results go to `benchmarks/results/loop.json`; `benchmarks.make_results` renders them.
 """
 
-import datetime
 import json
 import os
-import platform
 import statistics
-import sys
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from benchmarks import common
 from trainers import callbacks as zoo_callbacks
 from trainers import data, train_lib
 
@@ -134,12 +131,7 @@ def main(argv):
         rows.append(row)
     result = {
         "rows": rows,
-        "command": "python -m benchmarks.loop_benchmark " + " ".join(sys.argv[1:]),
-        "date": datetime.date.today().isoformat(),
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **common.provenance("benchmarks.loop_benchmark"),
     }
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
     with open(_OUT.value, "w") as f:

@@ -128,7 +128,7 @@ def _render_loop(result):
             f"| {r['train_images_per_second']:,.0f} | {r['pipeline_images_per_second']:,.0f} "
             f"({r.get('pipeline_first_epoch_images_per_second', float('nan')):,.0f}) | {r['pipeline_over_training']:.1f} |"
         )
-    lines += ["", f"Reproduce: `{result['command']}`", ""]
+    lines += ["", f"Reproduce: `{result.get('benchmark_command', result.get('command'))}`", ""]
     return lines
 
 

@@ -16,11 +16,8 @@ a `tf_keras` optimizer; nothing in `zoo/`, `trainers/` or `export/` imports `tf_
 Reference: Salimans, Karpathy, Chen & Kingma, "PixelCNN++", ICLR 2017.
 """
 
-import datetime
 import json
 import os
-import platform
-import sys
 import time
 
 import numpy as np
@@ -29,6 +26,7 @@ import tensorflow_probability as tfp
 from absl import app, flags
 from tensorflow_probability.python.internal import tf_keras
 
+from benchmarks import common
 from trainers import data, registry, visualize
 
 _NUM_LEVELS = flags.DEFINE_integer("num_levels", 2, "Quantisation levels of the data (2 = binarized, as pixel_cnn).")
@@ -120,11 +118,7 @@ def main(argv):
             "num_resnet": _NUM_RESNET.value, "num_hierarchies": _NUM_HIERARCHIES.value,
             "num_filters": _NUM_FILTERS.value, "num_logistic_mix": _NUM_MIX.value, "dropout_p": _DROPOUT.value,
         },
-        "benchmark_command": "python -m benchmarks.tfp_pixel_cnn " + " ".join(sys.argv[1:]),
-        "date": datetime.date.today().isoformat(),
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "tensorflow": tf.__version__,
+        **common.provenance("benchmarks.tfp_pixel_cnn"),
         "tensorflow_probability": tfp.__version__,
     }
     os.makedirs(_OUT.value, exist_ok=True)

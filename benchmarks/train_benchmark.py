@@ -10,12 +10,9 @@ floor), and pictures in `benchmarks/figures/`. One JSON per run goes to `benchma
 turns them into `benchmarks/RESULTS.md`.
 """
 
-import datetime
 import json
 import os
-import platform
 import statistics
-import sys
 import time
 
 import keras
@@ -23,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from benchmarks import common
 from trainers import data, eval_lib, train_lib, visualize
 
 _MODELS = flags.DEFINE_list("models", ["vae"], "Registered models to benchmark.")
@@ -187,12 +185,7 @@ def benchmark(name, num_levels=None):
         **extras,
         "command": f"python -m trainers.train --model={name} --workdir={cfg.workdir}"
         + (f" --num_levels={num_levels}" if num_levels else ""),
-        "benchmark_command": "python -m benchmarks.train_benchmark " + " ".join(sys.argv[1:]),
-        "date": datetime.date.today().isoformat(),
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **common.provenance("benchmarks.train_benchmark"),
     }
     os.makedirs(_OUT.value, exist_ok=True)
     with open(os.path.join(_OUT.value, f"{run}.json"), "w") as f:
