@@ -267,38 +267,15 @@ def _per_row_seed_loop(model, canvas, known, labels, seeds):
     The network runs on the whole batch at each sub-pixel; each row's draw uses its own seed folded with
     the position, with the shapes of a batch of one, so row i equals `model.complete(row i, seed=s_i)`.
     """
-    height, width, channels = model.image_shape
-    total = height * width * channels
 
-    def body(position, canvas):
-        logits = model._logits(model._to_unit(canvas), labels)
-        row, rest = position // (width * channels), position % (width * channels)
-        col, channel = rest // channels, rest % channels
-        step_logits = logits[:, row, col, channel]
-        if model.num_levels == 2:
-            u = tf.map_fn(
-                lambda s: tf.random.stateless_uniform([1], seed=tf.random.experimental.stateless_fold_in(s, position))[0],
-                seeds,
-                fn_output_signature=tf.float32,
-            )
-            values = tf.cast(u < tf.sigmoid(step_logits[:, 0]), tf.int32)
-        else:
-            values = tf.map_fn(
-                lambda a: tf.cast(
-                    tf.random.stateless_categorical(
-                        a[0][None], 1, seed=tf.random.experimental.stateless_fold_in(a[1], position)
-                    )[0, 0],
-                    tf.int32,
-                ),
-                (step_logits, seeds),
-                fn_output_signature=tf.int32,
-            )
-        here = tf.reshape(tf.one_hot(position, total, on_value=True, off_value=False), model.image_shape)
-        update = tf.logical_and(here[None], tf.logical_not(known))
-        return position + 1, tf.where(update, values[:, None, None, None], canvas)
+    def draw(step_logits, position):
+        return tf.map_fn(
+            lambda a: model._draw(a[0][None], tf.random.experimental.stateless_fold_in(a[1], position))[0],
+            (step_logits, seeds),
+            fn_output_signature=tf.int32,
+        )
 
-    _, canvas = tf.while_loop(lambda p, c: p < total, body, (tf.constant(0), canvas))
-    return canvas
+    return model._naive_loop(canvas, known, labels, None, draw=draw)
 
 
 def _autoregressive_endpoints(model):

@@ -1,7 +1,6 @@
 """What every fully visible belief network of the zoo shares: likelihood, training step, sampling, completion."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -197,8 +196,23 @@ class AutoregressiveModel(keras.Model):
     def _generate_conditional_graph(self, canvas, known, labels, seed):
         return self._naive_loop(canvas, known, labels, seed)
 
-    def _naive_loop(self, canvas, known, labels, seed):
-        """The reference sampler: one full network pass per sub-pixel, in order."""
+    def _draw(self, step_logits, seed):
+        """Values (int32, `(batch,)`) of one sub-pixel for logits `(batch, params_per_subpixel)`, from one stateless seed."""
+        if self.num_levels == 2:
+            u = tf.random.stateless_uniform(tf.shape(step_logits[:, 0]), seed=seed)
+            return tf.cast(u < tf.sigmoid(step_logits[:, 0]), tf.int32)
+        return tf.cast(tf.random.stateless_categorical(step_logits, 1, seed=seed)[:, 0], tf.int32)
+
+    def _naive_loop(self, canvas, known, labels, seed, draw=None):
+        """The reference sampler: one full network pass per sub-pixel, in order.
+
+        `draw(step_logits, position)` gives the values of the sub-pixel at `position` for every row; by
+        default `_draw` with `seed` folded with the position (the export draws row by row instead).
+        """
+        if draw is None:
+            draw = lambda step_logits, position: self._draw(
+                step_logits, tf.random.experimental.stateless_fold_in(seed, position)
+            )
         height, width, channels = self.image_shape
         total = height * width * channels
 
@@ -206,13 +220,7 @@ class AutoregressiveModel(keras.Model):
             logits = self._logits(self._to_unit(canvas), labels)
             row, rest = position // (width * channels), position % (width * channels)
             col, channel = rest // channels, rest % channels
-            step_logits = logits[:, row, col, channel]  # (batch, params_per_subpixel)
-            step_seed = tf.random.experimental.stateless_fold_in(seed, position)
-            if self.num_levels == 2:
-                u = tf.random.stateless_uniform(tf.shape(step_logits[:, 0]), seed=step_seed)
-                values = tf.cast(u < tf.sigmoid(step_logits[:, 0]), tf.int32)
-            else:
-                values = tf.cast(tf.random.stateless_categorical(step_logits, 1, seed=step_seed)[:, 0], tf.int32)
+            values = draw(logits[:, row, col, channel], position)  # logits (batch, params_per_subpixel)
             here = tf.reshape(tf.one_hot(position, total, on_value=True, off_value=False), self.image_shape)
             update = tf.logical_and(here[None], tf.logical_not(known))
             canvas = tf.where(update, values[:, None, None, None], canvas)
