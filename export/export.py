@@ -14,10 +14,11 @@ Example:
 import dataclasses
 import json
 import os
-import sys
 from typing import Optional
 
 from absl import app, flags
+
+from trainers import cli
 
 
 @dataclasses.dataclass
@@ -118,12 +119,7 @@ def main(argv):
         num_importance_samples=_SAMPLES.value,
         serving_base_path=_SERVING_BASE.value,
     )
-    try:
-        result = export_model(config)
-    except (ValueError, TypeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(result, sort_keys=True))
+    cli.run_and_report(export_model, config, (ValueError, TypeError))
 
 
 if __name__ == "__main__":

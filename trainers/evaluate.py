@@ -10,12 +10,10 @@ Example:
     python -m trainers.evaluate --workdir=runs/pixel_cnn --num_samples=1000 --take=2000
 """
 
-import json
-import sys
 
 from absl import app, flags
 
-from trainers import data, eval_lib
+from trainers import cli, data, eval_lib
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training work directory to evaluate.", required=True)
 _SPLIT = flags.DEFINE_string("split", "test", "Split the model is scored on.")
@@ -45,12 +43,7 @@ def main(argv):
         classifier_dir=_CLASSIFIER_DIR.value,
         data_dir=_DATA_DIR.value,
     )
-    try:
-        result = eval_lib.evaluate(config)
-    except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(result, sort_keys=True))
+    cli.run_and_report(eval_lib.evaluate, config, (ValueError, FileNotFoundError, data.DataUnavailableError))
 
 
 if __name__ == "__main__":

@@ -10,11 +10,10 @@ Example:
 """
 
 import json
-import sys
 
 from absl import app, flags
 
-from trainers import data, registry, train_lib
+from trainers import cli, data, registry, train_lib
 
 _MODEL = flags.DEFINE_enum("model", "vae", sorted(registry.MODELS), "Registered model to train.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (checkpoints, samples, logs, metrics).", required=True)
@@ -62,12 +61,9 @@ def main(argv):
         data_dir=_DATA_DIR.value,
         verbose=_VERBOSE.value,
     )
-    try:
-        metrics = train_lib.train_and_evaluate(config)
-    except (ValueError, data.DataUnavailableError, train_lib.TrainingDivergedError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(metrics, sort_keys=True))
+    metrics = cli.run_and_report(
+        train_lib.train_and_evaluate, config, (ValueError, data.DataUnavailableError, train_lib.TrainingDivergedError)
+    )
     print(f"Results in {metrics['workdir']}: samples {metrics['samples_png']}, metrics {metrics['workdir']}/metrics.json")
 
 
