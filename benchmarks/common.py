@@ -1,9 +1,12 @@
 """What every benchmark result records about where and how it was made."""
 
 import datetime
+import json
 import os
 import platform
+import statistics
 import sys
+import time
 
 import keras
 import tensorflow as tf
@@ -19,3 +22,33 @@ def provenance(module):
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
+
+
+def train_or_reuse(config, reuse):
+    """Trains `config` (a `trainers.train_lib.TrainConfig`) and returns `(metrics, wall seconds)`.
+
+    With `reuse` and a finished run in its work directory, returns that run's `metrics.json` and None instead.
+    """
+    from trainers import train_lib
+
+    metrics_path = os.path.join(config.workdir, "metrics.json")
+    if reuse and os.path.isfile(metrics_path):
+        with open(metrics_path) as f:
+            return json.load(f), None
+    start = time.perf_counter()
+    metrics = train_lib.train_and_evaluate(config)
+    return metrics, time.perf_counter() - start
+
+
+def median_seconds(fn, repeats):
+    """Median wall seconds of `repeats` calls of `fn` after one untimed warm-up call (tracing); outputs are
+    fetched (`np.asarray`) inside the timing, so asynchronous work is counted."""
+    import numpy as np
+
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.asarray(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

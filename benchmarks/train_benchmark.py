@@ -12,8 +12,6 @@ turns them into `benchmarks/RESULTS.md`.
 
 import json
 import os
-import statistics
-import time
 
 import keras
 import numpy as np
@@ -31,6 +29,7 @@ _FIGURES = flags.DEFINE_string("figures_dir", "benchmarks/figures", "Where the P
 _IWAE_K = flags.DEFINE_integer("iwae_k", 100, "Importance samples for the VAE bound.")
 _IWAE_TAKE = flags.DEFINE_integer("iwae_take", 2000, "Test images for the VAE importance-weighted bound.")
 _STEPS = flags.DEFINE_integer("steps_per_epoch", None, "Only for quick checks of this script: shortens every epoch.")
+_EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Only for quick checks of this script: test on the first N images.")
 _SAMPLE_REPEATS = flags.DEFINE_integer("sample_repeats", 3, "Timed repetitions of sampling 16 images.")
 _EVAL_SAMPLES = flags.DEFINE_integer(
     "eval_samples", 5000, "Generated images for FID/KID/precision/recall (trainers.evaluate); 0 skips them."
@@ -42,15 +41,6 @@ _EVAL_ONLY = flags.DEFINE_bool(
     "eval_only", False, "Only run the sample-quality evaluation on the trained runs and add it to their result JSON."
 )
 
-
-def _median_seconds(fn, repeats):
-    fn()  # Traces and warms up.
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _vae_extras(model, prep, figures, run):
@@ -142,21 +132,14 @@ def benchmark(name, num_levels=None):
     run = _run_name(name, num_levels)
     config = train_lib.TrainConfig(
         model=name, workdir=os.path.join(_ROOT.value, run), num_levels=num_levels, verbose=2,
-        steps_per_epoch=_STEPS.value,
+        steps_per_epoch=_STEPS.value, eval_take=_EVAL_TAKE.value,
     )
-    metrics_path = os.path.join(config.workdir, "metrics.json")
-    if _REUSE.value and os.path.isfile(metrics_path):
-        with open(metrics_path) as f:
-            metrics, wall = json.load(f), None
-    else:
-        start = time.perf_counter()
-        metrics = train_lib.train_and_evaluate(config)
-        wall = time.perf_counter() - start
+    metrics, wall = common.train_or_reuse(config, _REUSE.value)
     cfg = config.resolved()
     cfg.spec.model_class()  # Registers the class for deserialization when training was skipped.
     model = keras.models.load_model(os.path.join(cfg.workdir, "model.keras"))
     labels = np.arange(16) % model.num_classes if model.num_classes else None
-    sample_seconds = _median_seconds(lambda: model.sample(16, seed=1, labels=labels), _SAMPLE_REPEATS.value)
+    sample_seconds = common.median_seconds(lambda: model.sample(16, seed=1, labels=labels), _SAMPLE_REPEATS.value)
     os.makedirs(_FIGURES.value, exist_ok=True)
     prep = cfg.preprocessing()
     family = cfg.spec.class_path.split(".")[1]
@@ -181,6 +164,7 @@ def benchmark(name, num_levels=None):
         "run_wall_seconds": wall,
         "sample_16_seconds": sample_seconds,
         "sample_images_per_second": 16 / sample_seconds,
+        **({"sample_method": "cached" if model.has_cached_sampler else "naive"} if family == "pixel" else {}),
         "test": metrics["test"],
         **extras,
         "command": f"python -m trainers.train --model={name} --workdir={cfg.workdir}"

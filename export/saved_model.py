@@ -21,6 +21,8 @@ models, in [0, num_classes)):
 | autoregressive | `sample` | `seed` | `levels`, `images`, `images_uint8` |
 | autoregressive | `complete` | `images` int32 levels, `known_mask` bool `(batch, H, W, C)`, `seed` | `levels`, `images`, `images_uint8` |
 | autoregressive | `log_prob` | `images` int32 levels | `log_prob` (exact, nats), `bits_per_dim`, float32 `(batch,)` |
+| CycleGAN | `serving_default` = `a2b` | `images` float32 `(batch, H, W, C)` in [-1, 1], domain A | `images` (translated to B, [-1, 1]), `images_uint8` |
+| CycleGAN | `b2a` | `images` float32 in [-1, 1], domain B | `images` (translated to A), `images_uint8` |
 
 How a per-row seed maps to the Keras model: row `i` with seed `s` (any int64, negative too) answers exactly
 what the Keras verb answers for one image with the int seed `s`, i.e. `model.sample(1, seed=s,
@@ -55,6 +57,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import ops
+from zoo.gan.cyclegan import CycleGAN
 from zoo.gan.gan import GAN
 from zoo.pixel.autoregressive import AutoregressiveModel
 from zoo.vae.vae import VAE
@@ -64,6 +67,7 @@ SIGNATURES = {
     "gan": ("sample", "generate", "interpolate"),
     "vae": ("sample", "encode", "decode", "log_prob_bound"),
     "autoregressive": ("sample", "complete", "log_prob"),
+    "cyclegan": ("a2b", "b2a"),
 }
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -72,7 +76,7 @@ _MAX_SEED = 2**31 - 1  # zoo.ops.stateless_seed reduces an int seed modulo this.
 
 
 def family(model):
-    """The export family of `model`: "gan", "vae" or "autoregressive".
+    """The export family of `model`: "gan", "vae", "autoregressive" or "cyclegan".
 
     Raises:
         TypeError: `model` is not a zoo generative model.
@@ -83,9 +87,11 @@ def family(model):
         return "vae"
     if isinstance(model, AutoregressiveModel):
         return "autoregressive"
+    if isinstance(model, CycleGAN):
+        return "cyclegan"
     raise TypeError(
-        f"`model` must be a zoo GAN, VAE or autoregressive model (PixelCNN, GatedPixelCNN, RowLSTM, "
-        f"DiagonalBiLSTM); got {type(model).__name__}."
+        f"`model` must be a zoo GAN, VAE, autoregressive model (PixelCNN, GatedPixelCNN, RowLSTM, "
+        f"DiagonalBiLSTM) or CycleGAN; got {type(model).__name__}."
     )
 
 
@@ -262,7 +268,8 @@ def _vae_endpoints(model, num_importance_samples):
 
 # Autoregressive models.
 def _per_row_seed_loop(model, canvas, known, labels, seeds):
-    """`AutoregressiveModel._naive_loop` with one seed per row: row i draws what a batch of one draws.
+    """The model's sampling loop (cached where it has one) with one seed per row: row i draws what a batch of
+    one draws.
 
     The network runs on the whole batch at each sub-pixel; each row's draw uses its own seed folded with
     the position, with the shapes of a batch of one, so row i equals `model.complete(row i, seed=s_i)`.
@@ -275,7 +282,7 @@ def _per_row_seed_loop(model, canvas, known, labels, seeds):
             fn_output_signature=tf.int32,
         )
 
-    return model._naive_loop(canvas, known, labels, None, draw=draw)
+    return model._sampling_loop(canvas, known, labels, None, draw=draw)
 
 
 def _autoregressive_endpoints(model):
@@ -317,14 +324,30 @@ def _autoregressive_endpoints(model):
     ]
 
 
+# CycleGAN.
+def _cyclegan_endpoints(model):
+    images_spec = _spec((None,) + model.image_shape, tf.float32, "images")
+
+    def translator(generator):
+        def translate(images):
+            return _symmetric_outputs(generator(_check_images(model, images, -1.0, 1.0), training=False))
+
+        return translate
+
+    return [
+        ("a2b", translator(model.generator_a2b), [images_spec]),
+        ("b2a", translator(model.generator_b2a), [images_spec]),
+    ]
+
+
 def endpoints(model, num_importance_samples=100):
     """The serving functions of `model`: a list of `(signature_name, fn, input_signature)`.
 
     `fn` takes the signature's inputs as tensors and returns a dict of output tensors; the first entry is
-    `sample`, which `ExportArchive` also registers as `serving_default`.
+    `sample` (`a2b` for CycleGAN), which `ExportArchive` also registers as `serving_default`.
 
     Args:
-        model: a zoo GAN, VAE or autoregressive model.
+        model: a zoo GAN, VAE, autoregressive model or CycleGAN.
         num_importance_samples: K of the VAE's `log_prob_bound` signature (fixed in the graph). Default 100.
     """
     kind = family(model)
@@ -334,6 +357,8 @@ def endpoints(model, num_importance_samples=100):
         if isinstance(num_importance_samples, bool) or not isinstance(num_importance_samples, int) or num_importance_samples < 1:
             raise ValueError(f"`num_importance_samples` must be a positive int; got {num_importance_samples!r}.")
         return _vae_endpoints(model, num_importance_samples)
+    if kind == "cyclegan":
+        return _cyclegan_endpoints(model)
     return _autoregressive_endpoints(model)
 
 

@@ -1,18 +1,24 @@
 """Keras callbacks for zoo training: resumable backups, per-epoch checkpoints, sample grids, NaN guard, speed."""
 
+import csv
 import glob
+import hashlib
 import json
+import logging
 import math
 import os
 import re
 import statistics
 import time
+import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from trainers import visualize
+
+_logger = logging.getLogger(__name__)
 
 
 def logs_are_finite(logs):
@@ -49,19 +55,115 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """`keras.callbacks.BackupAndRestore` that never saves a diverged state and never leaves a torn file.
+    """`keras.callbacks.BackupAndRestore` that checks what it restores and loses no completed epoch.
 
-    Each epoch (or every `save_freq` batches) the model's weights, its optimizers' state and the epoch number
-    are written to `backup_dir`; a rerun of the same training restores them and continues at the next epoch.
-    Files are written under a temporary name and renamed, so a SIGKILL during a save leaves the previous
-    backup intact; the previous backup is also kept (`double_checkpoint`) in case the latest is unreadable.
+    After each epoch the model's weights with its optimizers' state, the epoch number and the metrics of every
+    completed epoch go to `backup_dir`; a rerun of the same training restores them and continues at the next
+    epoch. A kill, a torn copy or a damaged disk costs at most the epoch in progress:
+
+    - Every file is written under a temporary name and renamed. `training_metadata.json` is renamed last and
+      holds the SHA-256 of `latest.weights.h5`, so it commits the save: weights that do not match it (a kill
+      between the two renames, a truncated or altered file) are refused.
+    - The previous backup is kept (`previous.weights.h5`, `previous_training_metadata.json`). A restore tries
+      the latest backup, then the previous one, then the complete models in `fallback_dir` (`epoch_NNNN.keras`
+      of `EpochCheckpoint`, newest first). Every unusable candidate is reported (a logged warning, and
+      `problems`) and renamed `*.corrupt`: kept for inspection, never copied over a good backup. With none
+      usable, training starts again from the first epoch.
+    - The metrics history is part of the backup: `history_path` (a CSV, one row per epoch) is rewritten from
+      it after every save and at every restore, so it lists each epoch of the restored state exactly once,
+      whichever checkpoint training resumed from.
+    - Only the chief writes (`chief=False` on the other workers of a multi-worker run); every worker restores
+      the same files, so a multi-machine run needs `backup_dir` on a shared file system.
+
+    Epochs whose logs are not finite are never saved (see `StopOnNaN`).
+
+    Args:
+        backup_dir: directory of the backup files.
+        save_freq: "epoch", or every `save_freq` batches (a resumed run then restarts the interrupted epoch
+            from the mid-epoch weights, as Keras does).
+        history_path: CSV of the per-epoch metrics kept in step with the backup, or None.
+        fallback_dir: directory of `epoch_NNNN.keras` models to restore from when no backup is usable, or None.
+        chief: whether this process writes files.
+
+    Example:
+        >>> backup = ResumableBackup("run/backup", history_path="run/history.csv", fallback_dir="run/checkpoints")
+        >>> model.fit(ds, epochs=10, callbacks=[backup])   # killed after epoch 4
+        >>> model.fit(ds, epochs=10, callbacks=[backup])   # runs epochs 5 to 10; backup.restored_epoch == 4
     """
 
-    def __init__(self, backup_dir, save_freq="epoch"):
+    def __init__(self, backup_dir, save_freq="epoch", history_path=None, fallback_dir=None, chief=True):
         super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=True, delete_checkpoint=False)
+        # Keras names them `*.bkp`, which `load_weights` refuses to open: a name it loads directly.
+        self._prev_weights_path = os.path.join(backup_dir, "previous.weights.h5")
+        self._prev_training_metadata_path = os.path.join(backup_dir, "previous_training_metadata.json")
+        self.history_path = history_path
+        self.fallback_dir = fallback_dir
+        self.chief = chief
+        self.history = []
+        self.problems = []
+        self.restored_from = None
+
+    def on_train_begin(self, logs=None):
+        if not self.model.built:
+            raise ValueError("ResumableBackup restores weights before the first step: build the model before `fit`.")
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        self.history, self.problems, self.restored_from = [], [], None
+        known_history = None
+        pairs = (
+            ("latest backup", self._weights_path, self._training_metadata_path),
+            ("previous backup", self._prev_weights_path, self._prev_training_metadata_path),
+        )
+        for name, weights, metadata in pairs:
+            if not (os.path.exists(weights) or os.path.exists(metadata)):
+                continue
+            try:
+                info = _read_metadata(metadata)
+                if known_history is None:
+                    known_history = info.get("history")
+                _check_weights(weights, info.get("weights_sha256"))
+                _load_weights(self.model, weights, verified="weights_sha256" in info)
+            except _Unusable as e:
+                self._discard(name, (weights, metadata), e)
+                continue
+            return self._restored(name, info["epoch"], info.get("history"))
+        for path in _epoch_checkpoints(self.fallback_dir):
+            try:
+                _check_zip(path)
+            except _Unusable as e:
+                self._discard(f"checkpoint {os.path.basename(path)}", (path,), e)
+                continue
+            self.model.load_weights(path)
+            epoch = int(re.search(r"epoch_(\d+)\.keras$", path).group(1))
+            return self._restored(f"checkpoint {os.path.basename(path)}", epoch, known_history)
+        if self.problems:
+            _logger.warning("No usable checkpoint in %s: training starts again from the first epoch.", self.backup_dir)
+        self._write_history()
+
+    def _restored(self, name, epoch, history):
+        self.model._initial_epoch = epoch
+        self.restored_from = name
+        # Without a history in the metadata (a backup of an older version), keep the CSV's rows before `epoch`.
+        history = history if history is not None else _read_history(self.history_path)
+        self.history = [row for row in history if row["epoch"] < epoch]
+        if self.problems:
+            _logger.warning("Resumed from the %s, after epoch %d.", name, epoch)
+        self._write_history()
+
+    def _discard(self, name, paths, error):
+        message = f"{name} in {os.path.dirname(paths[0])} is unusable: {error}"
+        self.problems.append(message)
+        if self.chief:
+            for path in paths:
+                if os.path.exists(path):
+                    os.replace(path, path + ".corrupt")
+            message += " (set aside as *.corrupt)"
+        _logger.warning("%s", message)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs_are_finite(logs):
+            self.history = [row for row in self.history if row["epoch"] < epoch] + [{"epoch": epoch, **_floats(logs)}]
             super().on_epoch_end(epoch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -69,15 +171,35 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             super().on_train_batch_end(batch, logs)
 
     def _save_model(self):
+        if not self.chief:
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
-        if self.double_checkpoint and os.path.exists(self._weights_path):
+        if os.path.exists(self._weights_path) and os.path.exists(self._training_metadata_path):
             _atomic_copy(self._weights_path, self._prev_weights_path)
-            if os.path.exists(self._training_metadata_path):
-                _atomic_copy(self._training_metadata_path, self._prev_training_metadata_path)
+            _atomic_copy(self._training_metadata_path, self._prev_training_metadata_path)
         tmp = self._weights_path.replace(".weights.h5", ".tmp.weights.h5")
         self.model.save_weights(filepath=tmp, overwrite=True)
+        digest = _sha256(tmp)
         os.replace(tmp, self._weights_path)
-        _atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+        metadata = {
+            "epoch": self._current_epoch,
+            "batch": self._last_batch_seen,
+            "weights_sha256": digest,
+            "history": self.history,
+        }
+        _atomic_write_json(self._training_metadata_path, metadata)
+        self._write_history()
+
+    def _write_history(self):
+        if not (self.chief and self.history_path):
+            return
+        keys = sorted({key for row in self.history for key in row} - {"epoch"})
+        tmp = f"{self.history_path}.tmp"
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["epoch"] + keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+        os.replace(tmp, self.history_path)
 
     @property
     def restored_epoch(self):
@@ -85,20 +207,109 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         return getattr(self.model, "_initial_epoch", None) or 0
 
 
+def backed_up_epoch(backup_dir):
+    """Completed epochs recorded by the latest backup in `backup_dir` (0 when there is none or it is unreadable).
+
+    Example:
+        >>> backed_up_epoch(os.path.join(workdir, "backup"))  # a resumed run starts at this epoch
+    """
+    try:
+        return _read_metadata(os.path.join(backup_dir, "training_metadata.json"))["epoch"]
+    except _Unusable:
+        return 0
+
+
+class _Unusable(Exception):
+    """A checkpoint file that is missing, unreadable or does not match its checksum."""
+
+
+def _read_metadata(path):
+    if not os.path.exists(path):
+        raise _Unusable("its training_metadata.json is missing")
+    try:
+        with open(path) as f:
+            info = json.load(f)
+        epoch = info["epoch"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise _Unusable(f"unreadable metadata ({type(e).__name__}: {e})") from None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise _Unusable(f"metadata holds no epoch number: {info!r:.200}")
+    return info
+
+
+def _check_weights(path, expected_sha256):
+    if not os.path.exists(path):
+        raise _Unusable("its weights file is missing")
+    if expected_sha256 is not None and _sha256(path) != expected_sha256:
+        raise _Unusable("the weights do not match the SHA-256 in the metadata (a damaged file or an interrupted save)")
+
+
+def _load_weights(model, path, verified):
+    """Loads `path` into `model`. Verified files that fail to load belong to another model: that error is raised."""
+    if verified:
+        model.load_weights(path)
+        return
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError) as e:
+        raise _Unusable(f"unreadable weights ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def _check_zip(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as e:
+        raise _Unusable(f"not a readable .keras archive ({type(e).__name__}: {e})") from None
+    if bad is not None:
+        raise _Unusable(f"{bad} inside it fails its CRC check")
+
+
+def _epoch_checkpoints(directory):
+    """`epoch_NNNN.keras` files in `directory`, newest first."""
+    if not directory:
+        return []
+    paths = [p for p in glob.glob(os.path.join(directory, "epoch_*.keras")) if re.search(r"epoch_\d+\.keras$", p)]
+    return sorted(paths, reverse=True)
+
+
+def _read_history(path):
+    """Rows of a history CSV as dicts with an int "epoch" and float metrics; [] if there is none."""
+    if not path or not os.path.exists(path):
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                rows.append({"epoch": int(row.pop("epoch")), **{k: float(v) for k, v in row.items() if v != ""}})
+            except (KeyError, TypeError, ValueError):
+                continue
+    return rows
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the whole model as `.keras` after every finite epoch: `directory/epoch_0001.keras`, ...
 
     Keeps the newest `keep` files. Unlike the backup, these are complete, portable models that
-    `keras.models.load_model` opens on its own.
+    `keras.models.load_model` opens on its own. Only the chief of a multi-worker run writes (`chief`).
     """
 
-    def __init__(self, directory, keep=3):
+    def __init__(self, directory, keep=3, chief=True):
         super().__init__()
         self.directory = directory
         self.keep = keep
+        self.chief = chief
 
     def on_epoch_end(self, epoch, logs=None):
-        if not logs_are_finite(logs):
+        if not (self.chief and logs_are_finite(logs)):
             return
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.keras")
@@ -152,6 +363,58 @@ class SampleGrid(keras.callbacks.Callback):
                 self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
             with self._writer.as_default():
                 tf.summary.image("samples", images[: min(16, len(images))], step=step, max_outputs=16)
+            self._writer.flush()
+        return self.last_path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs_are_finite(logs):
+            self.write(epoch + 1)
+
+
+class TranslationGrid(keras.callbacks.Callback):
+    """Writes a PNG of fixed images of two domains, their translations and reconstructions after every epoch.
+
+    For unpaired translation models (CycleGAN). Six rows of `n` images: inputs of A, `translate(a, "a2b")`,
+    `reconstruct(a, "a2b")` (A -> B -> A), then the same for B with "b2a". The inputs are the same every epoch,
+    so the grids show how one set of translations evolves. Same files as `SampleGrid`.
+
+    Args:
+        directory: where `epoch_NNNN.png` files and `latest.png` go.
+        to_unit: function mapping the model's image representation to floats in [0, 1].
+        images_a: `(n, H, W, C)` images of domain A in the model's representation.
+        images_b: `(n, H, W, C)` images of domain B.
+        log_dir: TensorBoard directory for the image summary, or None.
+    """
+
+    def __init__(self, directory, to_unit, images_a, images_b, log_dir=None):
+        super().__init__()
+        self.directory = directory
+        self.to_unit = to_unit
+        self.images_a = images_a
+        self.images_b = images_b
+        self.log_dir = log_dir
+        self._writer = None
+        self.last_path = None
+
+    def rows(self):
+        """The six rows of the grid, floats in [0, 1], as one array `(6 * n, H, W, C)`."""
+        rows = []
+        for images, direction in ((self.images_a, "a2b"), (self.images_b, "b2a")):
+            rows += [images, self.model.translate(images, direction), self.model.reconstruct(images, direction)]
+        return np.concatenate([np.asarray(self.to_unit(row)) for row in rows])
+
+    def write(self, step):
+        """Translates, writes `epoch_{step}.png` and `latest.png`, and returns the epoch file's path."""
+        images = self.rows()
+        num_cols = len(self.images_a)
+        os.makedirs(self.directory, exist_ok=True)
+        self.last_path = visualize.save_grid(os.path.join(self.directory, f"epoch_{step:04d}.png"), images, num_cols, scale=2)
+        visualize.save_grid(os.path.join(self.directory, "latest.png"), images, num_cols, scale=2)
+        if self.log_dir:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+            with self._writer.as_default():
+                tf.summary.image("translations", visualize.make_grid(images, num_cols)[None] / 255.0, step=step)
             self._writer.flush()
         return self.last_path
 

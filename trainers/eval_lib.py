@@ -8,7 +8,10 @@ What is measured depends on what the model can do:
   images of the evaluation split, in the feature space of the shipped Fashion-MNIST classifier (or of
   Inception-v3 when its weights are supplied). Beside each score stands its floor: the same metric between
   the evaluation split and as many images of the reference split (real against real), what a perfect
-  generator would score with this many samples.
+  generator would score with this many samples;
+- unpaired translation models (CycleGAN) give their cycle-reconstruction error on the evaluation split and the
+  share of translated images the shipped classifier assigns to the target domain's class
+  (`translation_scores`), instead of sample quality.
 
 Real images go through the model's own preprocessing first (binarized models are compared with binarized
 real images), so a score measures the model and not the quantisation.
@@ -184,6 +187,49 @@ def _scores(real, fake, seed):
     }
 
 
+def translation_scores(model, ds, prep, classifier=None, domains=None):
+    """How well an unpaired translation model (CycleGAN) translates and inverts its translations.
+
+    Args:
+        model: a model with `translate(images, direction)` and `reconstruct(images, direction)`.
+        ds: unshuffled `(images_a, images_b)` batches in the model's representation (`data.load_unpaired`).
+        prep: the `Preprocessing` of those images; the classifier sees `prep.to_unit(images)`.
+        classifier: a classifier of the dataset's classes (`classifier(unit_images)` gives logits), or None.
+        domains: the class indices `(a, b)` of the two domains; needed with `classifier`.
+
+    Returns:
+        A dict: `images_a`, `images_b` (how many were scored), `cycle_a_mae` and `cycle_b_mae` (the mean absolute
+        per-pixel error of `reconstruct`, A -> B -> A and B -> A -> B, in the model's units: [-1, 1] for CycleGAN)
+        and, with a classifier, `a2b_accuracy` (the share of translated A images classified as the class of B),
+        `b2a_accuracy`, and `real_a_accuracy`, `real_b_accuracy` (the classifier on the untranslated inputs:
+        what a translation indistinguishable from real images of the target class would score).
+    """
+    if classifier is not None and domains is None:
+        raise ValueError("`domains` (the class indices of A and B) are needed to score translations with `classifier`.")
+    sums = {}
+    counts = {"a": 0, "b": 0}
+
+    def add(key, values):
+        sums[key] = sums.get(key, 0.0) + float(tf.reduce_sum(tf.cast(values, tf.float64)))
+
+    for images_a, images_b in ds:
+        for images, source, direction in ((images_a, "a", "a2b"), (images_b, "b", "b2a")):
+            counts[source] += int(images.shape[0])
+            errors = tf.abs(model.reconstruct(images, direction) - tf.cast(images, tf.float32))
+            add(f"cycle_{source}_mae", tf.reduce_mean(tf.reshape(errors, [tf.shape(errors)[0], -1]), axis=-1))
+            if classifier is not None:
+                source_class, target_class = (domains[0], domains[1]) if source == "a" else (domains[1], domains[0])
+                translated = prep.to_unit(model.translate(images, direction))
+                add(f"{direction}_accuracy", tf.argmax(classifier(translated), -1) == target_class)
+                add(f"real_{source}_accuracy", tf.argmax(classifier(prep.to_unit(images)), -1) == source_class)
+    if not counts["a"] or not counts["b"]:
+        raise ValueError("The unpaired dataset holds no images of one of the domains: nothing to score.")
+    result = {"images_a": counts["a"], "images_b": counts["b"]}
+    for key, total in sums.items():
+        result[key] = total / counts["a" if key in ("cycle_a_mae", "a2b_accuracy", "real_a_accuracy") else "b"]
+    return result
+
+
 def evaluate(config: EvalConfig):
     """Scores the model of `config.workdir` and writes the result to `WORKDIR/eval.json`.
 
@@ -212,7 +258,15 @@ def evaluate(config: EvalConfig):
         ds = data.load(dataset, cfg.split, prep, batch_size=cfg.batch_size, shuffle=False, take=cfg.take,
                        with_labels=True, data_dir=cfg.data_dir)
         result["likelihood"] = _likelihood(model, ds, cfg, shape)
-    if cfg.num_samples:
+    if hasattr(model, "translate"):
+        ds = data.load_unpaired(dataset, cfg.split, prep, batch_size=cfg.batch_size, shuffle=False, take=cfg.take,
+                                domains=train_cfg.domains, image_size=train_cfg.image_size, data_dir=cfg.data_dir)
+        domains = data.resolve_domains(dataset, train_cfg.domains, cfg.data_dir)
+        classifier = None
+        if domains is not None and dataset in pretrained.available_datasets(cfg.classifier_dir):
+            classifier = pretrained.load_feature_classifier(dataset, cfg.classifier_dir)
+        result["translation"] = translation_scores(model, ds, prep, classifier, domains)
+    if cfg.num_samples and hasattr(model, "sample"):  # Translation models draw no samples to score.
         features, description = _feature_extractor(cfg, dataset, shape)
         real = features(_real_unit_images(dataset, cfg.split, prep, cfg.num_samples, cfg.data_dir))
         reference = features(_real_unit_images(dataset, cfg.reference_split, prep, cfg.num_samples, cfg.data_dir))

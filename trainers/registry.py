@@ -18,6 +18,10 @@ The contract a registered model class keeps (what `trainers.train_lib` relies on
   in the representation of `spec.preprocessing` (see `trainers.data.Preprocessing`);
 - `model.evaluate(ds)` works on the same data (a `test_step` with the same metrics, no updates);
 - `model.sample(num_samples, seed=None, labels=None)` returns images in that same representation.
+
+Unpaired translation models (`unpaired=True`, CycleGAN) differ in two places: `fit` and `evaluate` take
+`(images_a, images_b)` batches of two domains (`trainers.data.load_unpaired`), and instead of `sample` they
+have `translate(images, direction="a2b" | "b2a")` and `reconstruct(images, direction)`.
 """
 
 import dataclasses
@@ -44,6 +48,7 @@ class ModelSpec:
         batch_size: default batch size.
         epochs: default number of epochs for the CLI's default budget.
         steps_per_epoch: default steps per epoch (None = the whole training split).
+        unpaired: trained on unpaired `(images_a, images_b)` batches of two domains (image translation).
     """
 
     name: str
@@ -60,6 +65,7 @@ class ModelSpec:
     batch_size: int = 128
     epochs: int = 1
     steps_per_epoch: Optional[int] = None
+    unpaired: bool = False
 
     def model_class(self):
         """Imports and returns the model class."""
@@ -165,6 +171,18 @@ _SPECS = (
         num_levels=2,
         epochs=1,
         steps_per_epoch=100,
+    ),
+    ModelSpec(
+        name="cyclegan",
+        class_path="zoo.gan.cyclegan:CycleGAN",
+        description="CycleGAN, unpaired translation between two domains (default: sneaker -> ankle boot) (Zhu et al., 2017).",
+        preprocessing="symmetric",
+        optimizers=("a2b_optimizer", "b2a_optimizer", "d_a_optimizer", "d_b_optimizer"),
+        adam_kwargs=_GAN_ADAM,
+        learning_rate=2e-4,
+        batch_size=32,
+        epochs=3,
+        unpaired=True,
     ),
 )
 

@@ -5,15 +5,19 @@ last completed epoch. The final metrics are printed as one JSON line and written
 
 Example:
     python -m trainers.train --model=vae --workdir=runs/vae --epochs=5
+    python -m trainers.train --model=dcgan --workdir=runs/dcgan --strategy=mirrored   # every local GPU
+    TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
+        python -m trainers.train --model=dcgan --workdir=/shared/runs/dcgan --strategy=multi_worker
     python -m trainers.train --model=pixel_cnn --num_levels=256 --workdir=runs/pixel_cnn_256 \
         --model_kwargs='{"num_layers": 7}'
+    python -m trainers.train --model=cyclegan --workdir=runs/cyclegan --domains=sneaker,ankle_boot
 """
 
 import json
 
 from absl import app, flags
 
-from trainers import cli, data, registry, train_lib
+from trainers import cli, data, distribute, registry, train_lib
 
 _MODEL = flags.DEFINE_enum("model", "vae", sorted(registry.MODELS), "Registered model to train.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (checkpoints, samples, logs, metrics).", required=True)
@@ -29,9 +33,17 @@ _MODEL_KWARGS = flags.DEFINE_string("model_kwargs", "{}", "JSON object of model 
 _TRAIN_TAKE = flags.DEFINE_integer("train_take", None, "Use only the first N training examples.")
 _EVAL_TAKE = flags.DEFINE_integer("eval_take", None, "Evaluate on only the first N test examples.")
 _GRID = flags.DEFINE_integer("num_grid_samples", 64, "Images per sample grid (0 = none).")
-_STRATEGY = flags.DEFINE_enum("strategy", "default", list(train_lib.STRATEGIES), "tf.distribute strategy.")
+_STRATEGY = flags.DEFINE_enum(
+    "strategy", "default", list(train_lib.STRATEGIES),
+    "tf.distribute strategy: one device, all local devices, the machines of TF_CONFIG, or a TPU.",
+)
+_TPU = flags.DEFINE_string("tpu", None, "For --strategy=tpu: TPU name or grpc:// address (default: TPU_NAME, else local).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras verbosity: 1 progress bar, 2 a line per epoch, 0 silent.")
+_DOMAINS = flags.DEFINE_list(
+    "domains", None, "Unpaired models (cyclegan): classes of domains A,B as indices or names (fashion_mnist default: 7,9)."
+)
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Unpaired models: resize images to this size (cycle_gan/* needs it).")
 
 
 def main(argv):
@@ -58,11 +70,16 @@ def main(argv):
         eval_take=_EVAL_TAKE.value,
         num_grid_samples=_GRID.value,
         strategy=_STRATEGY.value,
+        tpu=_TPU.value,
         data_dir=_DATA_DIR.value,
         verbose=_VERBOSE.value,
+        domains=None if _DOMAINS.value is None else tuple(_DOMAINS.value),
+        image_size=_IMAGE_SIZE.value,
     )
     metrics = cli.run_and_report(
-        train_lib.train_and_evaluate, config, (ValueError, data.DataUnavailableError, train_lib.TrainingDivergedError)
+        train_lib.train_and_evaluate,
+        config,
+        (ValueError, data.DataUnavailableError, train_lib.TrainingDivergedError, distribute.StrategyUnavailableError),
     )
     print(f"Results in {metrics['workdir']}: samples {metrics['samples_png']}, metrics {metrics['workdir']}/metrics.json")
 

@@ -163,6 +163,12 @@ def train_feature_classifier(config):
     shipped.save_weights(weights_path)
     command = config.command or f"trainers.train_classifier.train_feature_classifier({config!r})"
     manifest = {
+        # What makes the pair a preset (`zoo.load("classifier_<dataset>")`); `python -m trainers.make_presets
+        # --presets=classifier_<dataset>` adds the metrics on the fixed test slice.
+        "preset": f"classifier_{config.dataset}",
+        "class": "zoo.classifier.feature_classifier:FeatureClassifier",
+        "model": "classifier",
+        "preprocessing": dataclasses.asdict(unit),
         "dataset": config.dataset,
         "weights_file": os.path.basename(weights_path),
         "sha256": pretrained.sha256_of_file(weights_path),

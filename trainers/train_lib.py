@@ -11,7 +11,9 @@ A run lives in a work directory:
     WORKDIR/history.csv          one row of metrics per completed epoch
     WORKDIR/metrics.json         final train and test metrics, speed and wall time
 
-Running the same configuration again in the same work directory resumes from the last completed epoch.
+Running the same configuration again in the same work directory resumes from the last completed epoch. With
+`strategy="multi_worker"` every worker runs the same call with the same workdir (a shared file system) and only
+the chief writes these files.
 
 Example:
     >>> from trainers import train_lib
@@ -23,16 +25,15 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from trainers import callbacks as zoo_callbacks
-from trainers import data, registry
+from trainers import data, distribute, registry
 
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = distribute.STRATEGIES
 
 
 class TrainingDivergedError(RuntimeError):
@@ -59,9 +60,18 @@ class TrainConfig:
         eval_take: evaluate on only the first N test examples.
         eval_split: split used for the final evaluation.
         num_grid_samples: images in each per-epoch sample grid (0 disables the grids).
-        strategy: "default" (one device) or "mirrored" (`tf.distribute.MirroredStrategy` over local devices).
+        strategy: "default" (one device), "mirrored" (`tf.distribute.MirroredStrategy` over the local devices),
+            "multi_worker" (`MultiWorkerMirroredStrategy` over the machines of the `TF_CONFIG` environment variable)
+            or "tpu" (`TPUStrategy`); see `trainers.distribute`. `batch_size` stays the global batch.
+        tpu: for strategy="tpu": the TPU's name or grpc:// address; None = `TPU_NAME`, else the local TPU of a
+            Cloud TPU VM.
         data_dir: TFDS data directory.
         verbose: Keras progress output (1 = progress bar, 2 = one line per epoch, 0 = silent).
+        domains: unpaired models only (cyclegan): the classes of domains A and B, as indices or names; None
+            takes the dataset's default (fashion_mnist: 7, 9 = sneaker -> ankle boot). Must be None for
+            `cycle_gan/*` datasets, whose splits are the domains.
+        image_size: unpaired models only: resize images to `image_size x image_size` (needed for `cycle_gan/*`,
+            whose images vary in size).
     """
 
     model: str = "vae"
@@ -80,8 +90,11 @@ class TrainConfig:
     eval_split: str = "test"
     num_grid_samples: int = 64
     strategy: str = "default"
+    tpu: Optional[str] = None
     data_dir: Optional[str] = None
     verbose: int = 1
+    domains: Optional[Tuple[Any, Any]] = None
+    image_size: Optional[int] = None
 
     def resolved(self):
         """A copy with the registry defaults filled in and every field validated."""
@@ -97,6 +110,12 @@ class TrainConfig:
             else None,
             model_kwargs={**spec.model_kwargs, **dict(self.model_kwargs)},
         )
+        if not spec.unpaired and (cfg.domains is not None or cfg.image_size is not None):
+            raise ValueError(f"`domains` and `image_size` apply to unpaired translation models (cyclegan), not {cfg.model!r}.")
+        if spec.unpaired and cfg.domains is None:
+            cfg.domains = data.DEFAULT_DOMAINS.get(cfg.dataset)
+        if cfg.domains is not None:
+            cfg.domains = tuple(cfg.domains)
         for name in ("epochs", "batch_size"):
             value = getattr(cfg, name)
             if not isinstance(value, int) or value < 1:
@@ -125,13 +144,6 @@ class TrainConfig:
         return data.Preprocessing(spec.preprocessing)
 
 
-def make_strategy(name):
-    """The `tf.distribute` strategy called `name` ("default" or "mirrored")."""
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def build_model(config, image_shape, num_classes):
     """Builds and compiles the registered model in the current strategy scope."""
     spec = config.spec
@@ -150,18 +162,20 @@ def _grid_labels(num_samples, num_classes):
     return np.arange(num_samples, dtype=np.int32) % num_classes
 
 
-def _check_workdir(cfg):
-    """Refuses to resume a work directory that holds a run of another model or dataset."""
+def _check_workdir(cfg, write=True):
+    """Refuses to resume a work directory that holds a run of another model or dataset; writes config.json."""
     path = os.path.join(cfg.workdir, "config.json")
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
-        for key in ("model", "dataset", "num_levels"):
-            if previous.get(key) != getattr(cfg, key):
+        for key in ("model", "dataset", "num_levels", "domains", "image_size"):
+            if previous.get(key) != json.loads(json.dumps(getattr(cfg, key))):  # Tuples come back as lists.
                 raise ValueError(
                     f"{cfg.workdir} holds a run with {key}={previous.get(key)!r}, not {getattr(cfg, key)!r}: "
                     "use another --workdir, or delete this one to start over."
                 )
+    if not write:
+        return
     os.makedirs(cfg.workdir, exist_ok=True)
     with open(path + ".tmp", "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=2, sort_keys=True)
@@ -181,38 +195,69 @@ def train_and_evaluate(config: TrainConfig):
         ValueError: a bad configuration (unknown model, bad sizes, a workdir of another run).
         trainers.data.DataUnavailableError: the dataset cannot be found or downloaded.
         TrainingDivergedError: a metric became non-finite; the last good epoch's checkpoint is kept.
+        trainers.distribute.StrategyUnavailableError: strategy="tpu" found no TPU.
     """
     cfg = config.resolved()
     spec = cfg.spec
-    _check_workdir(cfg)
+    # Before anything runs a TensorFlow op: MultiWorkerMirroredStrategy sets up collective ops at creation.
+    strategy = distribute.make_strategy(cfg.strategy, cfg.tpu)
+    distribute.check_batch_size(cfg.batch_size, strategy)
+    chief = distribute.is_chief(strategy)
+    _check_workdir(cfg, write=chief)
     keras.utils.set_random_seed(cfg.seed)
     prep = cfg.preprocessing()
     shape = data.image_shape(cfg.dataset, cfg.data_dir)
     classes = data.num_classes(cfg.dataset, cfg.data_dir) if spec.conditional else None
 
-    strategy = make_strategy(cfg.strategy)
-    load = dict(preprocessing=prep, batch_size=cfg.batch_size, with_labels=spec.conditional, data_dir=cfg.data_dir)
-    train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, **load)
-    test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take, **load)
+    if spec.unpaired:
+        unpaired = dict(preprocessing=prep, domains=cfg.domains, image_size=cfg.image_size, data_dir=cfg.data_dir)
+        train_ds = data.load_unpaired(cfg.dataset, "train", batch_size=cfg.batch_size, seed=cfg.seed, take=cfg.train_take, **unpaired)
+        test_ds = data.load_unpaired(cfg.dataset, cfg.eval_split, batch_size=cfg.batch_size, shuffle=False, take=cfg.eval_take, **unpaired)
+        shape = tuple(train_ds.element_spec[0].shape[1:])
+    else:
+        load = dict(preprocessing=prep, batch_size=cfg.batch_size, with_labels=spec.conditional, data_dir=cfg.data_dir)
+        train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, **load)
+        # TPUs compile for static shapes: there the evaluation drops the last partial batch.
+        test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take,
+                            drop_remainder=True if cfg.strategy == "tpu" else None, **load)
     if cfg.steps_per_epoch is not None:
         train_ds = train_ds.repeat()
+    train_ds, test_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(test_ds)
     with strategy.scope():
         model = build_model(cfg, shape, classes)
 
     nan_guard = zoo_callbacks.StopOnNaN()
-    backup = zoo_callbacks.ResumableBackup(os.path.join(cfg.workdir, "backup"))
+    backup = zoo_callbacks.ResumableBackup(
+        os.path.join(cfg.workdir, "backup"),
+        history_path=os.path.join(cfg.workdir, "history.csv"),  # Rewritten from the backup: no epoch twice.
+        fallback_dir=os.path.join(cfg.workdir, "checkpoints"),
+        chief=chief,
+    )
     throughput = zoo_callbacks.Throughput(cfg.batch_size)
     callbacks = [
         nan_guard,
         backup,
-        # Right after the backup, so a resumed run appends each epoch's row exactly once.
-        keras.callbacks.CSVLogger(os.path.join(cfg.workdir, "history.csv"), append=True),
-        zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints")),
-        keras.callbacks.TensorBoard(os.path.join(cfg.workdir, "tensorboard"), write_graph=False),
+        zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints"), chief=chief),
         throughput,
     ]
+    if chief:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(cfg.workdir, "tensorboard"), write_graph=False))
     grid = None
-    if cfg.num_grid_samples:
+    if chief and cfg.num_grid_samples and spec.unpaired:
+        # Six rows (inputs, translations, reconstructions of each domain) of about num_grid_samples / 6 images.
+        per_domain = max(1, cfg.num_grid_samples // 6)
+        images_a, images_b = next(iter(data.load_unpaired(
+            cfg.dataset, cfg.eval_split, batch_size=per_domain, shuffle=False, take=per_domain, **unpaired
+        )))
+        grid = zoo_callbacks.TranslationGrid(
+            os.path.join(cfg.workdir, "samples"),
+            to_unit=prep.to_unit,
+            images_a=images_a,
+            images_b=images_b,
+            log_dir=os.path.join(cfg.workdir, "tensorboard"),
+        )
+        callbacks.append(grid)
+    elif chief and cfg.num_grid_samples:
         grid = zoo_callbacks.SampleGrid(
             os.path.join(cfg.workdir, "samples"),
             to_unit=prep.to_unit,
@@ -241,7 +286,8 @@ def train_and_evaluate(config: TrainConfig):
         )
 
     test_metrics = model.evaluate(test_ds, verbose=0, return_dict=True)
-    model.save(os.path.join(cfg.workdir, "model.keras"))
+    if chief:
+        model.save(os.path.join(cfg.workdir, "model.keras"))
     if grid is not None and grid.last_path is None:
         grid.set_model(model)
         grid.write(cfg.epochs)
@@ -250,6 +296,10 @@ def train_and_evaluate(config: TrainConfig):
         "dataset": cfg.dataset,
         "epochs": cfg.epochs,
         "resumed_from_epoch": backup.restored_epoch,
+        "resumed_from": backup.restored_from,
+        "checkpoint_problems": backup.problems,
+        "strategy": cfg.strategy,
+        "num_replicas": strategy.num_replicas_in_sync,
         "train": {k: float(v[-1]) for k, v in history.history.items()},
         cfg.eval_split: {k: float(v) for k, v in test_metrics.items()},
         "train_images_per_second": throughput.median,
@@ -258,8 +308,9 @@ def train_and_evaluate(config: TrainConfig):
         "workdir": os.path.abspath(cfg.workdir),
         "samples_png": os.path.abspath(os.path.join(cfg.workdir, "samples", "latest.png")) if grid else None,
     }
-    path = os.path.join(cfg.workdir, "metrics.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    if chief:
+        path = os.path.join(cfg.workdir, "metrics.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(metrics, f, indent=2, sort_keys=True)
+        os.replace(path + ".tmp", path)
     return metrics

@@ -31,6 +31,50 @@ def average_over_global_batch(per_example_loss):
     return tf.nn.compute_average_loss(per_example_loss)
 
 
+def per_example_noise(draw, batch_size):
+    """This replica's rows of noise drawn for the whole global batch.
+
+    Under a `tf.distribute` strategy every replica holds the same seed (the model's `SeedGenerator` is
+    mirrored), so drawing `batch_size` rows on each would give every replica the same noise. Instead each
+    replica draws the rows of all `num_replicas * batch_size` examples and keeps its own: replica `r` gets rows
+    `[r * batch_size, (r + 1) * batch_size)`, the rows its examples get on one device with the whole batch
+    (replicas hold consecutive slices of the global batch). One training step is then the same on one device
+    and on any number of replicas. The extra draws are a few noise vectors per example, negligible next to
+    the networks.
+
+    Args:
+        draw: function `n -> tensor` with `n` leading rows, drawn from a fixed stateless seed
+            (e.g. `lambda n: tf.random.stateless_normal([n, latent_dim], seed)`).
+        batch_size: this replica's batch size (a scalar int or int32 tensor).
+
+    Returns:
+        `draw`'s rows for this replica's examples, `batch_size` of them.
+
+    Example:
+        >>> seed = tf.constant([1, 2])
+        >>> z = per_example_noise(lambda n: tf.random.stateless_normal([n, 8], seed), 16)  # (16, 8)
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return draw(batch_size)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * batch_size
+    return draw(batch_size * context.num_replicas_in_sync)[start : start + batch_size]
+
+
+def regularization_loss(losses):
+    """The sum of a model's regularization losses, scaled for `tf.distribute` (0.0 when there are none).
+
+    Replicas' gradients are summed, so each replica contributes `1 / num_replicas` of the penalty and the
+    total is applied once per step, as on one device. Add it to `average_over_global_batch(per_example_loss)`.
+
+    Args:
+        losses: a list of scalar tensors, e.g. `model.losses` (weight and activity regularizers).
+    """
+    if not losses:
+        return 0.0
+    return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(loss, tf.float32) for loss in losses]))
+
+
 def bits_per_dim(nats_per_image, image_shape):
     """Converts a negative log-likelihood in nats per image to bits per dimension.
 

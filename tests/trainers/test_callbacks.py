@@ -1,5 +1,6 @@
 """Training callbacks: NaN stops keep the last good state, backups resume and survive a torn file, grids."""
 
+import csv
 import json
 import os
 
@@ -60,6 +61,69 @@ def test_a_torn_latest_backup_falls_back_to_the_previous_one(tmp_path):
     again = _regression_model()
     history = again.fit(_data(4), epochs=3, callbacks=[callbacks.ResumableBackup(str(tmp_path))], verbose=0)
     assert history.epoch == [1, 2]  # Resumed from the previous backup, taken after epoch 1.
+
+
+def _epochs_in(path):
+    with open(path) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _flip_a_byte(path):
+    """Damages a file the way a bad disk does: same size, one byte changed in the middle."""
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def _fit(model, epochs, backup_dir, history, checkpoints=None):
+    backup = callbacks.ResumableBackup(backup_dir, history_path=history, fallback_dir=checkpoints)
+    extra = [callbacks.EpochCheckpoint(checkpoints)] if checkpoints else []
+    fit = model.fit(_data(4), epochs=epochs, callbacks=[backup] + extra, verbose=0)
+    return fit, backup
+
+
+def test_a_damaged_backup_is_reported_set_aside_and_the_previous_one_restored(tmp_path, caplog):
+    backup_dir, history = str(tmp_path / "backup"), str(tmp_path / "history.csv")
+    _fit(_regression_model(), 3, backup_dir, history)
+    _flip_a_byte(tmp_path / "backup" / "latest.weights.h5")  # Still a readable HDF5 file, with wrong numbers.
+
+    with caplog.at_level("WARNING", logger="trainers.callbacks"):
+        fit, backup = _fit(_regression_model(), 4, backup_dir, history)
+    assert fit.epoch == [2, 3]  # Resumed after epoch 2, the previous backup: epoch 3 is trained again.
+    assert backup.restored_from == "previous backup" and backup.restored_epoch == 2
+    assert len(backup.problems) == 1 and "SHA-256" in backup.problems[0]
+    assert "latest backup" in caplog.text and "unusable" in caplog.text
+    assert os.path.exists(tmp_path / "backup" / "latest.weights.h5.corrupt")
+    assert _epochs_in(history) == [0, 1, 2, 3]  # Every completed epoch exactly once.
+
+
+def test_with_no_usable_backup_training_restarts_from_the_newest_good_epoch_checkpoint(tmp_path):
+    backup_dir, history, checkpoints = str(tmp_path / "backup"), str(tmp_path / "history.csv"), str(tmp_path / "ckpt")
+    _fit(_regression_model(), 3, backup_dir, history, checkpoints)
+    with open(tmp_path / "backup" / "training_metadata.json", "w") as f:
+        f.write('{"epoch": 3, "batch"')  # Torn mid-write.
+    os.remove(tmp_path / "backup" / "previous.weights.h5")
+    with open(tmp_path / "ckpt" / "epoch_0003.keras", "r+b") as f:
+        f.truncate(100)
+
+    fit, backup = _fit(_regression_model(), 4, backup_dir, history, checkpoints)
+    assert backup.restored_from == "checkpoint epoch_0002.keras" and fit.epoch == [2, 3]
+    assert [p.split(" in ")[0] for p in backup.problems] == ["latest backup", "previous backup",
+                                                             "checkpoint epoch_0003.keras"]
+    assert _epochs_in(history) == [0, 1, 2, 3]
+    assert int(keras.models.load_model(str(tmp_path / "ckpt" / "epoch_0004.keras")).optimizer.iterations) == 4 * 4
+
+
+def test_with_nothing_usable_training_starts_over_and_says_so(tmp_path):
+    backup_dir, history = str(tmp_path / "backup"), str(tmp_path / "history.csv")
+    _fit(_regression_model(), 2, backup_dir, history)
+    for name in ("latest.weights.h5", "previous.weights.h5"):
+        _flip_a_byte(tmp_path / "backup" / name)
+    fit, backup = _fit(_regression_model(), 2, backup_dir, history)
+    assert fit.epoch == [0, 1] and backup.restored_from is None and len(backup.problems) == 2
+    assert _epochs_in(history) == [0, 1]
 
 
 def test_logs_are_finite():

@@ -122,6 +122,56 @@ def test_evaluation_order_is_the_split_order_and_keeps_every_example():
     np.testing.assert_array_equal(labels.numpy(), first_labels.numpy()[:8])
 
 
+def _batches(ds, epochs=1):
+    return [tf.nest.map_structure(lambda t: t.numpy(), b) for _ in range(epochs) for b in ds]
+
+
+def _tfds_reference(split, prep, *, batch_size, seed=None, take=None, epochs=1):
+    """Batches of the per-example TFDS pipeline `load` replaced, to pin its examples, order and seeding."""
+    ds = data.builder("fashion_mnist").as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    ds = ds.take(take) if take else ds
+    if seed is not None:
+        ds = ds.cache().shuffle(take, seed=seed, reshuffle_each_iteration=True)
+    return _batches(ds.batch(batch_size, drop_remainder=seed is not None).map(lambda x, y: (prep(x), y)), epochs)
+
+
+def test_batched_decoding_gives_the_tfds_examples_in_the_tfds_order():
+    # Two file instructions on one file: TFDS interleaves them in blocks of 16, which `load` must reproduce.
+    prep = data.Preprocessing("levels", num_levels=256)
+    split = "test[:40]+test[-40:]"
+    ds = data.load("fashion_mnist", split, prep, batch_size=32, shuffle=False, with_labels=True)
+    assert int(ds.cardinality()) == 3  # Known, as `as_dataset` declares it: Keras counts the steps of an epoch.
+    ours = _batches(ds)
+    reference = _tfds_reference(split, prep, batch_size=32)
+    assert [x.shape[0] for x, _ in ours] == [32, 32, 16]
+    for (x, y), (rx, ry) in zip(ours, reference, strict=True):
+        np.testing.assert_array_equal(x, rx)
+        np.testing.assert_array_equal(y, ry)
+
+
+def test_same_seed_gives_the_same_shuffled_batches_as_the_per_example_pipeline():
+    prep = data.Preprocessing("unit")
+    ours = _batches(
+        data.load("fashion_mnist", "train", prep, batch_size=64, seed=3, take=512, with_labels=True), epochs=2
+    )
+    reference = _tfds_reference("train", prep, batch_size=64, seed=3, take=512, epochs=2)
+    assert len(ours) == 16
+    for (x, y), (rx, ry) in zip(ours, reference, strict=True):
+        np.testing.assert_array_equal(x, rx)
+        np.testing.assert_array_equal(y, ry)
+
+
+def test_datasets_without_fixed_shape_features_fall_back_to_as_dataset(monkeypatch):
+    prep = data.Preprocessing("levels", num_levels=256)
+    kwargs = dict(batch_size=50, shuffle=False, with_labels=True, take=100)
+    fast = _batches(data.load("fashion_mnist", "test", prep, **kwargs))
+    monkeypatch.setattr(data, "_example_spec", lambda serialized_info: None)
+    fallback = _batches(data.load("fashion_mnist", "test", prep, **kwargs))
+    for (x, y), (fx, fy) in zip(fast, fallback, strict=True):
+        np.testing.assert_array_equal(x, fx)
+        np.testing.assert_array_equal(y, fy)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -21,6 +21,7 @@ SMALL = {
     "gated_pixel_cnn": {"filters": 4, "num_layers": 2, "output_filters": 8},
     "row_lstm": {"hidden": 4, "num_layers": 1, "output_filters": 8},
     "diagonal_bilstm": {"hidden": 4, "num_layers": 1, "output_filters": 8},
+    "cyclegan": {"filters": 2, "num_residual_blocks": 0, "discriminator_filters": 4},
 }
 
 

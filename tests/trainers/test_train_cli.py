@@ -11,6 +11,8 @@ import time
 import pytest
 from PIL import Image
 
+from trainers import callbacks
+
 pytestmark = pytest.mark.slow
 
 _ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -25,11 +27,7 @@ def _command(workdir, epochs):
 
 
 def _saved_epoch(workdir):
-    try:
-        with open(os.path.join(workdir, "backup", "training_metadata.json")) as f:
-            return json.load(f)["epoch"]
-    except (OSError, ValueError, KeyError):
-        return 0
+    return callbacks.backed_up_epoch(os.path.join(workdir, "backup"))
 
 
 def test_sigkill_mid_epoch_then_rerun_resumes_with_nothing_lost(tmp_path):

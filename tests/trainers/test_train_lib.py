@@ -104,6 +104,17 @@ def test_rerun_resumes_and_continues_the_epoch_count(tmp_path, tiny_model):
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1", "2"]
 
 
+def test_a_partial_backup_is_reported_and_training_resumes_from_the_last_good_one(tmp_path, tiny_model):
+    train_lib.train_and_evaluate(_config(tmp_path, epochs=2))
+    weights = tmp_path / "run" / "backup" / "latest.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:300])  # Cut short, as by a full disk or an interrupted copy.
+    metrics = train_lib.train_and_evaluate(_config(tmp_path, epochs=3))
+    assert metrics["resumed_from_epoch"] == 1 and metrics["resumed_from"] == "previous backup"
+    assert len(metrics["checkpoint_problems"]) == 1 and "latest backup" in metrics["checkpoint_problems"][0]
+    with open(tmp_path / "run" / "history.csv") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1", "2"]
+
+
 def test_divergence_raises_and_keeps_the_last_good_checkpoint(tmp_path, tiny_model):
     cfg = _config(tmp_path, epochs=4, model_kwargs={"diverge_at_step": 12})  # Step 12 is in epoch 3.
     with pytest.raises(train_lib.TrainingDivergedError, match="epoch 3, batch 2"):

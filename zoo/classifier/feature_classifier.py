@@ -5,10 +5,11 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import ops
+from zoo.presets.mixin import PresetMixin
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class FeatureClassifier(keras.Model):
+class FeatureClassifier(PresetMixin, keras.Model):
     """Convolutional image classifier used as the feature extractor of sample-quality metrics.
 
     FID and KID compare generated and real images through the activations of a network trained to recognise
@@ -38,6 +39,7 @@ class FeatureClassifier(keras.Model):
         >>> model.fit(unit_images_and_labels_dataset, epochs=8)
         >>> embeddings = model.features(images_in_0_1)    # (batch, 128) float32, for trainers.metrics.fid
         >>> logits = model(images_in_0_1)                  # (batch, 10)
+        >>> shipped = FeatureClassifier.from_preset("fashion_mnist")   # the metrics' classifier
 
     References:
         Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium",
@@ -73,7 +75,8 @@ class FeatureClassifier(keras.Model):
         for width in filters:
             layers += [
                 keras.layers.Conv2D(width, 3, padding="same", use_bias=False),
-                keras.layers.BatchNormalization(),
+                # Synchronized: under tf.distribute the statistics are the global batch's, as on one device.
+                keras.layers.BatchNormalization(synchronized=True),
                 keras.layers.ReLU(),
                 # "same" padding: any image size works, odd sizes keep their last row and column.
                 keras.layers.MaxPooling2D(2, padding="same"),
@@ -81,7 +84,7 @@ class FeatureClassifier(keras.Model):
         layers += [
             keras.layers.Flatten(),
             keras.layers.Dense(int(feature_dim), use_bias=False),
-            keras.layers.BatchNormalization(),
+            keras.layers.BatchNormalization(synchronized=True),
             keras.layers.ReLU(),
         ]
         self.embedding = keras.Sequential(layers, name="embedding")

@@ -7,21 +7,29 @@ For each dataset the repository ships two files in `zoo/classifier/weights/`:
                                       accuracy, the exact training command, date and library versions
 
 Metric values are only comparable between runs that used the same weights, so loading refuses a weights file
-whose SHA-256 differs from the manifest's.
+whose SHA-256 differs from the manifest's. Each pair is also a preset (`classifier_<dataset>`, see
+`zoo.presets`), loaded by the same verified path as every other pretrained model.
 """
 
-import hashlib
 import json
 import os
 
-from zoo.classifier.feature_classifier import FeatureClassifier
+from zoo.presets.errors import WeightsChecksumError
+from zoo.presets.preset import Preset, sha256_of_file
 
 #: Directory of the shipped weights and manifests.
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 
-
-class WeightsChecksumError(ValueError):
-    """A weights file's SHA-256 differs from the one its manifest records (corrupted or replaced file)."""
+__all__ = [
+    "WEIGHTS_DIR",
+    "WeightsChecksumError",
+    "available_datasets",
+    "load_feature_classifier",
+    "manifest_filename",
+    "read_manifest",
+    "sha256_of_file",
+    "weights_filename",
+]
 
 
 def weights_filename(dataset):
@@ -32,15 +40,6 @@ def weights_filename(dataset):
 def manifest_filename(dataset):
     """File name of the manifest of the classifier trained on `dataset`."""
     return f"{dataset}_classifier.json"
-
-
-def sha256_of_file(path, chunk_size=1 << 20):
-    """Hex SHA-256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def available_datasets(weights_dir=None):
@@ -83,7 +82,8 @@ def load_feature_classifier(dataset="fashion_mnist", weights_dir=None):
 
     Raises:
         FileNotFoundError: the manifest or the weights file is missing.
-        WeightsChecksumError: the weights file's SHA-256 differs from the manifest's.
+        WeightsChecksumError: the weights file's size or SHA-256 differs from the manifest's.
+        zoo.presets.PresetError: the weights file was made for another architecture than the manifest's config.
 
     Example:
         >>> classifier = load_feature_classifier("fashion_mnist")
@@ -91,15 +91,12 @@ def load_feature_classifier(dataset="fashion_mnist", weights_dir=None):
     """
     weights_dir = weights_dir or WEIGHTS_DIR
     manifest = read_manifest(dataset, weights_dir)
-    path = os.path.join(weights_dir, manifest["weights_file"])
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"The manifest of {dataset!r} names the weights file {path}, which does not exist.")
-    actual = sha256_of_file(path)
-    if actual != manifest["sha256"]:
-        raise WeightsChecksumError(
-            f"Weights file {path} has SHA-256 {actual}, but its manifest records {manifest['sha256']}: the file is "
-            f"corrupted or was replaced. Restore it (git checkout) or retrain with: {manifest.get('command', '?')}"
-        )
-    model = FeatureClassifier(**manifest["model_config"])
-    model.load_weights(path)
-    return model
+    # Manifests written before classifiers were presets lack the preset's identity; it is always this one.
+    identity = {
+        "preset": f"classifier_{dataset}",
+        "class": "zoo.classifier.feature_classifier:FeatureClassifier",
+        "model": "classifier",
+        "preprocessing": {"kind": "unit", "num_levels": 256, "binarize": "fixed"},
+    }
+    path = os.path.abspath(os.path.join(weights_dir, manifest_filename(dataset)))
+    return Preset(manifest={**identity, **manifest}, manifest_path=path).load()

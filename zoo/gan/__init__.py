@@ -1,6 +1,7 @@
-"""Adversarial family: GAN, DCGAN (and WGAN-GP through the loss), with losses as pure functions."""
+"""Adversarial family: GAN, DCGAN (and WGAN-GP through the loss), CycleGAN, with losses as pure functions."""
 
+from zoo.gan.cyclegan import CycleGAN
 from zoo.gan.dcgan import DCGAN
 from zoo.gan.gan import GAN
 
-__all__ = ["DCGAN", "GAN"]
+__all__ = ["CycleGAN", "DCGAN", "GAN"]

@@ -8,6 +8,11 @@ from zoo.gan.gan import GAN
 _NORMS = ("batch", "layer", None)
 
 
+def _batch_norm():
+    # Synchronized: under tf.distribute the statistics are those of the global batch, as on one device.
+    return keras.layers.BatchNormalization(synchronized=True)
+
+
 def _num_resamplings(size):
     """Stride-2 steps between a small base map and `size`: halve while even and above 4 (28 -> 7, 32 -> 4)."""
     steps = 0
@@ -26,7 +31,8 @@ class DCGAN(GAN):
     (28x28: 7 -> 14 -> 28; 32x32: 4 -> 8 -> 16 -> 32). Discriminator: the mirror image with stride-2
     convolutions (no pooling), LeakyReLU(0.2), normalisation on every layer but the first, and a single
     linear output. For WGAN-GP use `discriminator_norm="layer"` (or None): batch normalisation couples the
-    examples of a batch, which the per-example gradient penalty forbids.
+    examples of a batch, which the per-example gradient penalty forbids. Batch statistics are synchronized
+    across `tf.distribute` replicas, so they are those of the global batch, as on one device.
 
     Training, losses, conditioning and verbs are those of `GAN`.
 
@@ -45,6 +51,7 @@ class DCGAN(GAN):
         >>> dcgan.compile(loss="non_saturating")   # Adam(2e-4, beta_1=0.5) for both players
         >>> dcgan.fit(images_in_minus_one_one, epochs=5)
         >>> grid = dcgan.sample(64, seed=0)
+        >>> pretrained = DCGAN.from_preset("fashion_mnist")    # shipped weights: zoo.list_presets()
 
     References:
         Radford, Metz & Chintala, "Unsupervised Representation Learning with Deep Convolutional Generative
@@ -88,13 +95,13 @@ class DCGAN(GAN):
         inputs, x = self._generator_inputs()
         width = self.filters
         x = keras.layers.Dense(self._base[0] * self._base[1] * width, use_bias=False)(x)
-        x = keras.layers.BatchNormalization()(x)
+        x = _batch_norm()(x)
         x = keras.layers.ReLU()(x)
         x = keras.layers.Reshape((self._base[0], self._base[1], width))(x)
         for _ in range(self._steps - 1):
             width = max(width // 2, 8)
             x = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
-            x = keras.layers.BatchNormalization()(x)
+            x = _batch_norm()(x)
             x = keras.layers.ReLU()(x)
         images = keras.layers.Conv2DTranspose(self.image_shape[-1], 4, strides=2, padding="same", activation="tanh")(x)
         return keras.Model(inputs, images, name="generator")
@@ -105,7 +112,7 @@ class DCGAN(GAN):
         for i, width in enumerate(widths):
             x = keras.layers.Conv2D(width, 4, strides=2, padding="same")(x)
             if i > 0 and self.discriminator_norm == "batch":
-                x = keras.layers.BatchNormalization()(x)
+                x = _batch_norm()(x)
             elif i > 0 and self.discriminator_norm == "layer":
                 x = keras.layers.LayerNormalization()(x)
             x = keras.layers.LeakyReLU(0.2)(x)

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from zoo import ops
 from zoo.gan import losses
+from zoo.presets.mixin import PresetMixin
 
 
 def _label_channels(images, labels, num_classes):
@@ -16,7 +17,7 @@ def _label_channels(images, labels, num_classes):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class GAN(keras.Model):
+class GAN(PresetMixin, keras.Model):
     """A generative adversarial network: generator `G(z)` and discriminator `D(x)` in a two-player game.
 
     The generator maps noise `z ~ N(0, I)` to images in [-1, 1]; the discriminator scores images as real
@@ -29,7 +30,9 @@ class GAN(keras.Model):
     "non_saturating" (maximise `log D(G(z))`, the default), "wasserstein" (a critic with the gradient
     penalty of WGAN-GP) or "least_squares". Each discriminator step draws fresh noise; the real images
     are the step's batch, so an epoch still reads each training image once. Losses are averaged over the global
-    batch and every replica draws its own noise, so the step is the same under `tf.distribute` strategies.
+    batch, regularizers scaled once per step, and each replica draws its examples' rows of the global batch's
+    noise (`ops.per_example_noise`), so a step under a `tf.distribute` strategy gives the weights of the same
+    step on one device.
 
     This class is the fully connected GAN of Goodfellow et al.; `DCGAN` swaps in convolutional players.
     With `num_classes`, both players are conditioned on the class (a conditional GAN): the generator sees
@@ -53,6 +56,7 @@ class GAN(keras.Model):
         ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss="non_saturating")
         >>> gan.fit(images_in_minus_one_one, epochs=5)
         >>> images = gan.sample(16, seed=0)
+        >>> pretrained = GAN.from_preset("fashion_mnist")      # shipped weights: zoo.list_presets()
 
     References:
         Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
@@ -189,19 +193,17 @@ class GAN(keras.Model):
 
     # Training.
     def _training_seed(self):
-        """A fresh stateless seed from the model's `SeedGenerator`, different on every replica.
+        """A fresh stateless seed from the model's `SeedGenerator`, the same on every replica.
 
-        The generator's state is mirrored under `tf.distribute`, so without folding in the replica id every
-        replica would draw the same noise and a step would see only `batch / num_replicas` distinct fakes.
+        Draws from it go through `ops.per_example_noise` (here and in `losses.gradient_penalty`): each replica
+        keeps its own rows of noise drawn for the global batch, so replicas see distinct fakes and a step
+        under `tf.distribute` draws exactly the noise of the same step on one device.
         """
-        seed = ops.stateless_seed(None, self.seed_generator)
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
-        return seed
+        return ops.stateless_seed(None, self.seed_generator)
 
     def _noise(self, batch_size):
-        return tf.random.stateless_normal([batch_size, self.latent_dim], seed=self._training_seed())
+        seed = self._training_seed()
+        return ops.per_example_noise(lambda n: tf.random.stateless_normal([n, self.latent_dim], seed=seed), batch_size)
 
     def _discriminator_loss(self, images, labels, training):
         fake = self._g(self._noise(tf.shape(images)[0]), labels, training=training)
@@ -235,11 +237,12 @@ class GAN(keras.Model):
             with tf.GradientTape() as tape:
                 d_per_example, real_out, fake_out = self._discriminator_loss(images, labels, training=True)
                 d_loss = ops.average_over_global_batch(d_per_example)
+                d_loss = d_loss + ops.regularization_loss(self.discriminator.losses)
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_variables), d_variables))
         g_variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             g_per_example = self._generator_loss(tf.shape(images)[0], labels, training=True)
-            g_loss = ops.average_over_global_batch(g_per_example)
+            g_loss = ops.average_over_global_batch(g_per_example) + ops.regularization_loss(self.generator.losses)
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_variables), g_variables))
         return self._record(d_per_example, g_per_example, real_out, fake_out)
 

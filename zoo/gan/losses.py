@@ -7,6 +7,8 @@ the global batch (`zoo.ops.average_over_global_batch`). `D(x) = sigmoid(logit)` 
 
 import tensorflow as tf
 
+from zoo import ops
+
 
 def discriminator_loss(real_logits, fake_logits):
     """The discriminator's side of the minimax game: `-log D(x) - log(1 - D(G(z)))`.
@@ -62,6 +64,36 @@ def least_squares_generator_loss(fake_scores):
     return _per_example(0.5 * tf.square(fake_scores - 1.0))
 
 
+def cycle_consistency_loss(real, reconstructed):
+    """The cycle-consistency loss `mean |x - F(G(x))|` of one image, averaged over its pixels.
+
+    `reconstructed` is the image sent to the other domain and back; the L1 distance asks the two translations to
+    be inverses of each other, which the adversarial losses alone do not (any mapping onto the target
+    distribution fools the discriminator). Returns shape `(batch,)`.
+
+    Reference: Zhu et al., "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks",
+    ICCV 2017, eq. 2.
+    """
+    return _mean_absolute_error(real, reconstructed)
+
+
+def identity_mapping_loss(real, mapped):
+    """The identity-mapping loss `mean |y - G(y)|`: a translator fed an image of its target domain keeps it.
+
+    Keeps colour and tone when the domains share them. Returns shape `(batch,)`.
+
+    Reference: Zhu et al., 2017, section 5.2 (after Taigman et al., "Unsupervised Cross-Domain Image
+    Generation", ICLR 2017).
+    """
+    return _mean_absolute_error(real, mapped)
+
+
+def _mean_absolute_error(x, y):
+    x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+    difference = tf.abs(tf.cast(x, tf.float32) - tf.cast(y, tf.float32))
+    return tf.reduce_mean(tf.reshape(difference, [tf.shape(difference)[0], -1]), axis=-1)
+
+
 def gradient_penalty(critic, real, fake, seed):
     """The WGAN-GP penalty `(||grad_xhat f(xhat)||_2 - 1)^2` on random interpolates of real and fake images.
 
@@ -76,7 +108,9 @@ def gradient_penalty(critic, real, fake, seed):
 
     Reference: Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, algorithm 1.
     """
-    epsilon = tf.random.stateless_uniform([tf.shape(real)[0], 1, 1, 1], seed=seed)
+    # This replica's rows of the global batch's weights: under tf.distribute each example gets the weight it
+    # would get on one device.
+    epsilon = ops.per_example_noise(lambda n: tf.random.stateless_uniform([n, 1, 1, 1], seed=seed), tf.shape(real)[0])
     interpolates = epsilon * real + (1.0 - epsilon) * fake
     with tf.GradientTape() as tape:
         tape.watch(interpolates)

@@ -5,11 +5,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo import ops
+from zoo.presets.mixin import PresetMixin
 
 tfd = tfp.distributions
 
 
-class AutoregressiveModel(keras.Model):
+class AutoregressiveModel(PresetMixin, keras.Model):
     """Base of PixelCNN, GatedPixelCNN, RowLSTM and DiagonalBiLSTM.
 
     The joint distribution of an image factorises in raster order, and in R, G, B order inside a pixel:
@@ -19,8 +20,10 @@ class AutoregressiveModel(keras.Model):
     A subclass only defines `_logits(x, labels, training)`: one network pass that maps a whole image (floats
     in [0, 1]) to the parameters of every conditional at once, and whose output at sub-pixel i depends only
     on the inputs before i. The conditionals are TFP distributions: Bernoulli for `num_levels=2`, categorical
-    over the levels otherwise; `log_prob` is exact. Sampling and completion run the network once per
-    sub-pixel inside a `tf.while_loop` in one `tf.function`, so they export as a graph.
+    over the levels otherwise; `log_prob` is exact. Sampling and completion draw one sub-pixel at a time
+    inside `tf.while_loop`s in one `tf.function`, so they export as a graph. By default they use the model's
+    cached sampler (`_cached_sampler`, see `zoo.pixel.cached`), which computes each layer only at the pixel
+    being drawn; `method="naive"` reruns the whole network per sub-pixel and is the reference.
 
     Metrics: `loss` and `nll` (negative log-likelihood, nats per image) and `bits_per_dim`.
     """
@@ -130,7 +133,7 @@ class AutoregressiveModel(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             nll = self._nll(data, training=True)
-            loss = ops.average_over_global_batch(nll)
+            loss = ops.average_over_global_batch(nll) + ops.regularization_loss(self.losses)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return self._record(nll)
@@ -139,13 +142,16 @@ class AutoregressiveModel(keras.Model):
         return self._record(self._nll(data, training=False))
 
     # Generation.
-    def sample(self, num_samples, seed=None, labels=None):
+    def sample(self, num_samples, seed=None, labels=None, method="auto"):
         """Draws images sub-pixel by sub-pixel (raster order, then R, G, B).
 
         Args:
             num_samples: number of images.
             seed: int for reproducible samples.
             labels: `(num_samples,)` class labels for a conditional model.
+            method: "auto" (default: cached where the model has a cached sampler), "cached" or "naive" (one
+                full network pass per sub-pixel, the reference). Both give the same images for the same
+                seed, up to float rounding of the logits (see `_cached_loop`).
 
         Returns:
             int32 levels of shape `(num_samples, H, W, C)`.
@@ -154,9 +160,9 @@ class AutoregressiveModel(keras.Model):
         labels = ops.check_labels(labels, num_classes=self.num_classes, batch_size=num_samples)
         canvas = tf.zeros((num_samples,) + self.image_shape, tf.int32)
         known = tf.zeros_like(canvas, tf.bool)
-        return self._generate(canvas, known, labels, ops.stateless_seed(seed, self.seed_generator))
+        return self._generate(canvas, known, labels, ops.stateless_seed(seed, self.seed_generator), method)
 
-    def complete(self, images, known_mask, seed=None, labels=None):
+    def complete(self, images, known_mask, seed=None, labels=None, method="auto"):
         """Image completion: keeps the known sub-pixels exactly and samples the others from their conditionals.
 
         Args:
@@ -164,6 +170,7 @@ class AutoregressiveModel(keras.Model):
             known_mask: bool, `(batch, H, W, C)`, `(batch, H, W, 1)` or `(H, W)` (broadcast); True = keep.
             seed: int for reproducible completions.
             labels: class labels for a conditional model.
+            method: "auto", "cached" or "naive", as in `sample`.
 
         Returns:
             int32 levels `(batch, H, W, C)`, equal to `images` wherever `known_mask` is True.
@@ -181,20 +188,52 @@ class AutoregressiveModel(keras.Model):
                 f"`known_mask` must broadcast to the images' shape {tuple(images.shape)}; got {known_mask.shape}."
             ) from None
         canvas = tf.where(known_mask, images, tf.zeros_like(images))
-        return self._generate(canvas, known_mask, labels, ops.stateless_seed(seed, self.seed_generator))
+        return self._generate(canvas, known_mask, labels, ops.stateless_seed(seed, self.seed_generator), method)
 
-    def _generate(self, canvas, known, labels, seed):
+    def _generate(self, canvas, known, labels, seed, method):
+        method = self._check_method(method)
         if labels is None:
-            return self._generate_graph(canvas, known, seed)
-        return self._generate_conditional_graph(canvas, known, labels, seed)
+            return self._generate_graph(canvas, known, seed, method)
+        return self._generate_conditional_graph(canvas, known, labels, seed, method)
+
+    def _check_method(self, method):
+        if method not in ("auto", "cached", "naive"):
+            raise ValueError(f"`method` must be 'auto', 'cached' or 'naive'; got {method!r}.")
+        if method == "cached" and not self.has_cached_sampler:
+            raise ValueError(f"{type(self).__name__} has no cached sampler; use method='naive' or 'auto'.")
+        return "naive" if method == "naive" or not self.has_cached_sampler else "cached"
 
     @tf.function(reduce_retracing=True)
-    def _generate_graph(self, canvas, known, seed):
-        return self._naive_loop(canvas, known, None, seed)
+    def _generate_graph(self, canvas, known, seed, method):
+        return self._sampling_loop(canvas, known, None, seed, method=method)
 
     @tf.function(reduce_retracing=True)
-    def _generate_conditional_graph(self, canvas, known, labels, seed):
-        return self._naive_loop(canvas, known, labels, seed)
+    def _generate_conditional_graph(self, canvas, known, labels, seed, method):
+        return self._sampling_loop(canvas, known, labels, seed, method=method)
+
+    @property
+    def has_cached_sampler(self):
+        """Whether this model has a cached sampler (the default of `sample` and `complete`)."""
+        return type(self)._cached_sampler is not AutoregressiveModel._cached_sampler
+
+    def _cached_sampler(self, batch_size, labels):
+        """The per-pixel step of cached generation; a model without one samples with the naive loop.
+
+        A subclass returns an object, built inside the sampling `tf.function`, with:
+        `initial_state()` (caches, a nest of tensors and `TensorArray`s, see `zoo.pixel.cached`);
+        `row_start(state, row)` (tensors every pixel of the row reads); `pixel(state, row_state, position,
+        column, center)` returning the logits `(batch, C, params_per_subpixel)` at `position` given the
+        pixel's channels drawn so far (`center`, floats, later channels zero) and the activations to cache;
+        `pixel_done(state, position, pixel, activations)` and `row_end(state, row, row_pixels)` returning the
+        updated state.
+        """
+        return None
+
+    def _sampling_loop(self, canvas, known, labels, seed, draw=None, method="auto"):
+        """The sampler behind `sample`, `complete` and the exported signatures: cached unless `method="naive"`."""
+        if self._check_method(method) == "cached":
+            return self._cached_loop(canvas, known, labels, seed, draw)
+        return self._naive_loop(canvas, known, labels, seed, draw)
 
     def _draw(self, step_logits, seed):
         """Values (int32, `(batch,)`) of one sub-pixel for logits `(batch, params_per_subpixel)`, from one stateless seed."""
@@ -203,16 +242,17 @@ class AutoregressiveModel(keras.Model):
             return tf.cast(u < tf.sigmoid(step_logits[:, 0]), tf.int32)
         return tf.cast(tf.random.stateless_categorical(step_logits, 1, seed=seed)[:, 0], tf.int32)
 
+    def _seeded_draw(self, seed):
+        fold = tf.random.experimental.stateless_fold_in
+        return lambda step_logits, position: self._draw(step_logits, fold(seed, position))
+
     def _naive_loop(self, canvas, known, labels, seed, draw=None):
         """The reference sampler: one full network pass per sub-pixel, in order.
 
         `draw(step_logits, position)` gives the values of the sub-pixel at `position` for every row; by
         default `_draw` with `seed` folded with the position (the export draws row by row instead).
         """
-        if draw is None:
-            draw = lambda step_logits, position: self._draw(
-                step_logits, tf.random.experimental.stateless_fold_in(seed, position)
-            )
+        draw = self._seeded_draw(seed) if draw is None else draw
         height, width, channels = self.image_shape
         total = height * width * channels
 
@@ -228,6 +268,58 @@ class AutoregressiveModel(keras.Model):
 
         _, canvas = tf.while_loop(lambda p, c: p < total, body, (tf.constant(0), canvas))
         return canvas
+
+    def _cached_loop(self, canvas, known, labels, seed, draw=None):
+        """Cached generation: each pixel costs one pass of the network at that pixel only.
+
+        Same arguments and draws as `_naive_loop`, so the same seed gives the same images. The logits differ
+        from the naive loop's only by float rounding (a convolution at one pixel is computed as a matrix
+        product rather than by the full-image convolution), so a draw can differ only where a uniform number
+        falls within that rounding of its threshold.
+
+        Rows run in an outer `tf.while_loop` and pixels in an inner one; the model's `_cached_sampler` gives
+        the initial caches, a per-row hook (`row_start`, `row_end`) for layers computed a row at a time, and
+        the per-pixel step (`pixel`, `pixel_done`). The channels of a pixel are drawn in order with the
+        network run at that pixel once per channel; after the last one every layer's value there is final
+        and is written to the caches.
+        """
+        draw = self._seeded_draw(seed) if draw is None else draw
+        height, width, channels = self.image_shape
+        batch_size = tf.shape(canvas)[0]
+        sampler = self._cached_sampler(batch_size, labels)
+        # (pixels, batch, channels): reading a pixel is a cheap slice of the leading axis.
+        given = tf.reshape(tf.transpose(canvas, [1, 2, 0, 3]), [height * width, batch_size, channels])
+        keep = tf.reshape(tf.transpose(known, [1, 2, 0, 3]), [height * width, batch_size, channels])
+        pixels = tf.TensorArray(tf.int32, size=height * width, element_shape=tf.TensorShape([None, channels]))
+
+        def row_body(row, state, pixels):
+            row_state = sampler.row_start(state, row)
+
+            def pixel_body(column, state, pixels):
+                position = row * width + column
+                values = []
+                for channel in range(channels):
+                    partial = values + [tf.zeros([batch_size], tf.int32)] * (channels - channel)
+                    center = self._to_unit(tf.stack(partial, axis=-1))
+                    logits, activations = sampler.pixel(state, row_state, position, column, center)
+                    value = draw(logits[:, channel], position * channels + channel)
+                    values.append(tf.where(keep[position][:, channel], given[position][:, channel], value))
+                value = tf.stack(values, axis=-1)
+                state = sampler.pixel_done(state, position, self._to_unit(value), activations)
+                return column + 1, state, pixels.write(position, value)
+
+            _, state, pixels = tf.while_loop(
+                lambda column, *_: column < width, pixel_body, (tf.constant(0), state, pixels)
+            )
+            row_pixels = tf.transpose(pixels.gather(row * width + tf.range(width)), [1, 0, 2])
+            state = sampler.row_end(state, row, self._to_unit(row_pixels))
+            return row + 1, state, pixels
+
+        _, _, pixels = tf.while_loop(
+            lambda row, *_: row < height, row_body, (tf.constant(0), sampler.initial_state(), pixels)
+        )
+        images = tf.reshape(pixels.stack(), [height, width, batch_size, channels])
+        return tf.transpose(images, [2, 0, 1, 3])
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from zoo.pixel import cached
 from zoo.pixel.autoregressive import AutoregressiveModel
 from zoo.pixel.masked import MaskedConv2D
 
@@ -82,6 +83,71 @@ class GatedPixelCNNLayer(keras.layers.Layer):
         return config
 
 
+class _CachedGatedPixelCNN:
+    """Gated PixelCNN at one pixel. The horizontal stacks run per pixel from caches of their inputs; the
+    vertical stacks, whose row r reads row r up to its right end, run once per finished row and hand the
+    next row its `vertical_to_horizontal` term."""
+
+    def __init__(self, model, batch_size, labels):
+        size = model.image_shape[:2]
+        self.model, self.batch_size, self.num_pixels, self.width = model, batch_size, size[0] * size[1], size[1]
+        self.horizontal = [cached.PixelConv(layer.horizontal, size) for layer in model.gated_layers]
+        self.horizontal_out = [cached.PixelConv(layer.horizontal_out, size) for layer in model.gated_layers]
+        self.vertical = [cached.RowConv(layer.vertical) for layer in model.gated_layers]
+        self.vertical_to_horizontal = [cached.RowConv(layer.vertical_to_horizontal) for layer in model.gated_layers]
+        self.head = [cached.PixelConv(layer, size) for layer in model.head]
+        self.biases = [
+            tf.split(layer.condition(tf.one_hot(labels, model.num_classes)), 2, axis=-1) if labels is not None else None
+            for layer in model.gated_layers
+        ]
+
+    def _input_channels(self):
+        return [self.model.color_channels] + [self.model.filters] * (len(self.model.gated_layers) - 1)
+
+    def initial_state(self):
+        filters, rows = self.model.filters, [v.rows - 1 for v in self.vertical]
+        return {
+            "horizontal": [cached.pixel_cache(self.batch_size, c, self.num_pixels) for c in self._input_channels()],
+            "above": [tf.zeros([self.batch_size, r, self.width, c]) for r, c in zip(rows, self._input_channels())],
+            "from_vertical": [
+                tf.zeros([self.batch_size, self.width, 2 * filters]) + layer.vertical_to_horizontal.bias
+                for layer in self.model.gated_layers
+            ],
+        }
+
+    def row_start(self, state, row):
+        # (width, batch, 2 * filters), so that a pixel reads its column with a slice of the leading axis.
+        return [tf.transpose(v, [1, 0, 2]) for v in state["from_vertical"]]
+
+    def pixel(self, state, row_state, position, column, center):
+        h, inputs = center, []
+        for i, layer in enumerate(self.model.gated_layers):
+            inputs.append(h)
+            pre = self.horizontal[i](h, state["horizontal"][i], position) + row_state[i][column]
+            if self.biases[i] is not None:
+                pre = pre + self.biases[i][1]
+            out = self.horizontal_out[i](layer._gate(pre))
+            h = out if layer.first else h + out
+        h = self.head[0](cached.relu(h))
+        return self.model._output_logits(self.head[1](cached.relu(h))), inputs[1:]
+
+    def pixel_done(self, state, position, pixel, inputs):
+        caches = [cache.write(position, value) for cache, value in zip(state["horizontal"], [pixel] + inputs)]
+        return dict(state, horizontal=caches)
+
+    def row_end(self, state, row, row_pixels):
+        v, above, from_vertical = row_pixels, [], []
+        for i, layer in enumerate(self.model.gated_layers):
+            strip = tf.concat([state["above"][i], v[:, None]], axis=1)
+            above.append(strip[:, 1:])
+            pre = self.vertical[i](strip)
+            from_vertical.append(self.vertical_to_horizontal[i](pre[:, None]))
+            if self.biases[i] is not None:
+                pre = pre + self.biases[i][0][:, None]
+            v = layer._gate(pre)
+        return dict(state, above=above, from_vertical=from_vertical)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class GatedPixelCNN(AutoregressiveModel):
     """Gated PixelCNN: PixelCNN without the blind spot, with gated units and optional class conditioning.
@@ -143,6 +209,9 @@ class GatedPixelCNN(AutoregressiveModel):
             v, h = layer((v, h), labels=labels)
         h = self.head[0](tf.nn.relu(h))
         return self._output_logits(self.head[1](tf.nn.relu(h)))
+
+    def _cached_sampler(self, batch_size, labels):
+        return _CachedGatedPixelCNN(self, batch_size, labels)
 
     def get_config(self):
         config = super().get_config()

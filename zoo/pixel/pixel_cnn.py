@@ -3,8 +3,43 @@
 import keras
 import tensorflow as tf
 
+from zoo.pixel import cached
 from zoo.pixel.autoregressive import AutoregressiveModel
 from zoo.pixel.masked import MaskedConv2D
+
+
+class _CachedPixelCNN:
+    """PixelCNN at one pixel: caches of the image and of each block's 3x3 input; 1x1 layers need none."""
+
+    def __init__(self, model, batch_size):
+        size = model.image_shape[:2]
+        self.model, self.batch_size, self.num_pixels = model, batch_size, size[0] * size[1]
+        self.first = cached.PixelConv(model.first, size)
+        self.blocks = [[cached.PixelConv(layer, size) for layer in block] for block in model.blocks]
+        self.head = [cached.PixelConv(layer, size) for layer in model.head]
+
+    def initial_state(self):
+        channels = [self.model.color_channels] + [self.model.filters // 2] * len(self.blocks)
+        return [cached.pixel_cache(self.batch_size, c, self.num_pixels) for c in channels]
+
+    def row_start(self, state, row):
+        return ()
+
+    def pixel(self, state, row_state, position, column, center):
+        h = self.first(center, state[0], position)
+        block_inputs = []
+        for (reduce, conv, expand), cache in zip(self.blocks, state[1:]):
+            a = cached.relu(reduce(cached.relu(h)))
+            block_inputs.append(a)
+            h = h + expand(cached.relu(conv(a, cache, position)))
+        h = self.head[0](cached.relu(h))
+        return self.model._output_logits(self.head[1](cached.relu(h))), block_inputs
+
+    def pixel_done(self, state, position, pixel, block_inputs):
+        return [cache.write(position, value) for cache, value in zip(state, [pixel] + block_inputs)]
+
+    def row_end(self, state, row, row_pixels):
+        return state
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -87,6 +122,9 @@ class PixelCNN(AutoregressiveModel):
             h = h + expand(tf.nn.relu(conv(tf.nn.relu(reduce(tf.nn.relu(h))))))
         h = self.head[0](tf.nn.relu(h))
         return self._output_logits(self.head[1](tf.nn.relu(h)))
+
+    def _cached_sampler(self, batch_size, labels):
+        return _CachedPixelCNN(self, batch_size)
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from zoo.pixel import cached
 from zoo.pixel.autoregressive import AutoregressiveModel
 from zoo.pixel.masked import MaskedConv2D
 
@@ -132,6 +133,126 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         return config
 
 
+class _CachedPixelRNN:
+    """A PixelRNN at one pixel, carrying the recurrent states forward instead of recomputing them.
+
+    The 7x7 first convolution and the input-to-state convolutions run per pixel from caches of their inputs.
+    Row LSTM: the state-to-state convolution of the previous row's hidden state is computed once per row;
+    each pixel then takes one LSTM step. Diagonal BiLSTM: the left-to-right LSTM takes one step per pixel
+    from the state above (previous row) and to the left (previous pixel); the right-to-left LSTM, which
+    reads the pixel to the right, runs over a row once it is finished, and its output reaches the next row,
+    exactly where the layer's one-row shift puts it.
+    """
+
+    def __init__(self, model, batch_size):
+        size = model.image_shape[:2]
+        self.model, self.batch_size, self.num_pixels, self.width = model, batch_size, size[0] * size[1], size[1]
+        self.diagonal = isinstance(model, DiagonalBiLSTM)
+        self.first = cached.PixelConv(model.first, size)
+        layers = model.recurrent_layers
+        i2s = [layer.input_to_state[0] if self.diagonal else layer.input_to_state for layer in layers]
+        self.input_to_state = [cached.PixelConv(conv, size) for conv in i2s]
+        self.projection = [cached.PixelConv(layer.output_projection, size) for layer in layers]
+        self.head = [cached.PixelConv(layer, size) for layer in model.head]
+        if self.diagonal:
+            self.backward_input = [cached.RowConv(layer.input_to_state[1]) for layer in layers]
+
+    def _zeros(self, *shape):
+        return tf.zeros((self.batch_size,) + shape)
+
+    def initial_state(self):
+        hidden, layers = self.model.hidden, range(self.model.num_layers)
+        caches = [self.model.color_channels] + [2 * hidden] * self.model.num_layers
+        state = {
+            "inputs": [cached.pixel_cache(self.batch_size, c, self.num_pixels) for c in caches],
+            "hidden": [cached.pixel_cache(self.batch_size, hidden, self.num_pixels) for _ in layers],
+            "cell": [cached.pixel_cache(self.batch_size, hidden, self.num_pixels) for _ in layers],
+            "above_hidden": [self._zeros(self.width, hidden) for _ in layers],
+            "above_cell": [self._zeros(self.width, hidden) for _ in layers],
+        }
+        if self.diagonal:
+            state["above_backward"] = [self._zeros(self.width, hidden) for _ in layers]
+        return state
+
+    def row_start(self, state, row):
+        columns = lambda x: tf.transpose(x, [1, 0, 2])  # (width, batch, channels): a pixel reads its column.
+        if self.diagonal:
+            return {
+                "above": [columns(h) for h in state["above_hidden"]],
+                "backward": [columns(h) for h in state["above_backward"]],
+            }
+        return {
+            "state_gates": [
+                columns(tf.nn.conv1d(h, layer.state_kernel, stride=1, padding="SAME"))
+                for h, layer in zip(state["above_hidden"], self.model.recurrent_layers)
+            ],
+            "above_cell": [columns(c) for c in state["above_cell"]],
+        }
+
+    def _left(self, state, name, i, position, column):
+        # The previous pixel of this row, or the zero state at the row's start.
+        return state[name][i].read(tf.where(column > 0, position - 1, self.num_pixels))
+
+    def pixel(self, state, row_state, position, column, center):
+        x = self.first(center, state["inputs"][0], position)
+        inputs, hiddens, cells = [], [], []
+        for i, layer in enumerate(self.model.recurrent_layers):
+            inputs.append(x)
+            gates = self.input_to_state[i](x, state["inputs"][i + 1], position)
+            if self.diagonal:
+                kernel = layer.state_kernels[0]
+                gates += tf.matmul(row_state["above"][i][column], kernel[0])
+                gates += tf.matmul(self._left(state, "hidden", i, position, column), kernel[1])
+                h, c = _lstm_update(gates, self._left(state, "cell", i, position, column))
+                out = h + row_state["backward"][i][column]
+            else:
+                h, c = _lstm_update(gates + row_state["state_gates"][i][column], row_state["above_cell"][i][column])
+                out = h
+            hiddens.append(h)
+            cells.append(c)
+            x = x + self.projection[i](out)
+        x = self.head[0](cached.relu(x))
+        return self.model._output_logits(self.head[1](cached.relu(x))), (inputs, hiddens, cells)
+
+    def pixel_done(self, state, position, pixel, activations):
+        inputs, hiddens, cells = activations
+        write = lambda caches, values: [cache.write(position, value) for cache, value in zip(caches, values)]
+        return dict(
+            state,
+            inputs=write(state["inputs"], [pixel] + inputs),
+            hidden=write(state["hidden"], hiddens),
+            cell=write(state["cell"], cells),
+        )
+
+    def row_end(self, state, row, row_pixels):
+        positions = row * self.width + tf.range(self.width)
+        rows = lambda caches: [
+            tf.ensure_shape(tf.transpose(cache.gather(positions), [1, 0, 2]), [None, self.width, None])
+            for cache in caches
+        ]
+        state = dict(state, above_hidden=rows(state["hidden"]), above_cell=rows(state["cell"]))
+        if self.diagonal:
+            inputs = rows(state["inputs"][1:])
+            state["above_backward"] = [
+                self._backward_row(layer, self.backward_input[i](x[:, None]), above)
+                for i, (layer, x, above) in enumerate(zip(self.model.recurrent_layers, inputs, state["above_backward"]))
+            ]
+        return state
+
+    def _backward_row(self, layer, gates_in, above):
+        """The right-to-left LSTM over one finished row: `(batch, width, hidden)` hidden states."""
+        kernel = layer.state_kernels[1]
+        gates_in = gates_in + tf.einsum("bwh,hk->bwk", above, kernel[0])
+
+        def step(carry, column_gates):
+            h_right, c_right = carry
+            return _lstm_update(column_gates + tf.matmul(h_right, kernel[1]), c_right)
+
+        zeros = tf.zeros_like(above[:, 0])
+        hidden, _ = tf.scan(step, tf.reverse(tf.transpose(gates_in, [1, 0, 2]), [0]), initializer=(zeros, zeros))
+        return tf.transpose(tf.reverse(hidden, [0]), [1, 0, 2])
+
+
 class _PixelRNN(AutoregressiveModel):
     """Shared body of the two PixelRNN models: a 7x7 type-A convolution, recurrent layers, 1x1 output layers."""
 
@@ -165,6 +286,9 @@ class _PixelRNN(AutoregressiveModel):
             h = layer(h)
         h = self.head[0](tf.nn.relu(h))
         return self._output_logits(self.head[1](tf.nn.relu(h)))
+
+    def _cached_sampler(self, batch_size, labels):
+        return _CachedPixelRNN(self, batch_size)
 
     def get_config(self):
         config = super().get_config()

@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo import ops
+from zoo.presets.mixin import PresetMixin
 from zoo.vae import vae_layers
 
 _DECODE_BUDGET = 2**25  # Likelihood parameters (floats) decoded at once by `log_prob_bound`: 128 MB.
@@ -16,7 +17,7 @@ tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VAE(keras.Model):
+class VAE(PresetMixin, keras.Model):
     """Variational autoencoder with a Gaussian latent and a discrete pixel likelihood.
 
     A latent `z ~ p(z) = N(0, I)` is decoded into a distribution over images `p_theta(x | z)`. The encoder
@@ -28,7 +29,9 @@ class VAE(keras.Model):
     with the expectation estimated by one reparameterized sample `z = mu + sigma * eps`, `eps ~ N(0, I)`
     (TFP's Gaussian samples are fully reparameterized, so gradients reach `phi` through `z`) and the KL in
     closed form (`tfd.kl_divergence`). The loss is `-E[log p(x|z)] + beta * KL` (beta-VAE; `beta=1` is the
-    ELBO). `log_prob_bound` gives the tighter importance-weighted bound of Burda et al.
+    ELBO). `log_prob_bound` gives the tighter importance-weighted bound of Burda et al. Under a `tf.distribute`
+    strategy the loss is averaged over the global batch and every example draws the noise it would draw on one
+    device, so a training step gives the same weights on one device and on several replicas.
 
     Images are integer levels: `num_levels=2` (binarized) uses independent Bernoulli pixels; more levels use
     an independent categorical over the levels of every sub-pixel, so likelihoods are true discrete
@@ -52,6 +55,7 @@ class VAE(keras.Model):
         >>> model.fit(binarized_images_dataset, epochs=5)
         >>> images = model.sample(16, seed=0)                # int32 levels
         >>> bound = model.log_prob_bound(test_images, num_samples=100)
+        >>> pretrained = VAE.from_preset("fashion_mnist")      # shipped weights: zoo.list_presets()
 
     References:
         Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014. Higgins et al., "beta-VAE", ICLR 2017.
@@ -165,12 +169,27 @@ class VAE(keras.Model):
         z = self._posterior(images, labels).mean()
         return vae_layers.likelihood_mean(self._likelihood(z, labels), self.num_levels)
 
-    def _terms(self, images, labels, seed):
+    def _terms(self, images, labels, seed=None, noise=None):
+        """Per-image `-E log p(x|z)` (one sample) and `KL(q || p)`; `z` from `seed`, or `mu + sigma * noise`."""
         posterior = self._posterior(images, labels)
-        z = posterior.sample(seed=seed)  # Reparameterized: z = mu + sigma * eps.
+        if noise is None:
+            z = posterior.sample(seed=seed)  # Reparameterized: z = mu + sigma * eps.
+        else:
+            z = posterior.loc + posterior.scale.diag * noise
         reconstruction = -self._likelihood(z, labels).log_prob(images)
         kl = tfd.kl_divergence(posterior, self.prior)
         return reconstruction, kl
+
+    def _step_terms(self, images, labels):
+        """`_terms` in `fit` and `evaluate`, with each replica's rows of the global batch's noise.
+
+        With `ops.per_example_noise` a step under `tf.distribute` draws the noise of the same step on one device.
+        """
+        seed = ops.stateless_seed(None, self.seed_generator)
+        noise = ops.per_example_noise(
+            lambda n: tf.random.stateless_normal([n, self.latent_dim], seed=seed), tf.shape(images)[0]
+        )
+        return self._terms(images, labels, noise=noise)
 
     def _update_metrics(self, reconstruction, kl):
         elbo = -(reconstruction + kl)
@@ -206,18 +225,16 @@ class VAE(keras.Model):
 
     def train_step(self, data):
         images, labels = self._unpack(data)
-        seed = ops.stateless_seed(None, self.seed_generator)
         with tf.GradientTape() as tape:
-            reconstruction, kl = self._terms(images, labels, seed)
-            loss = ops.average_over_global_batch(reconstruction + self.beta * kl)
+            reconstruction, kl = self._step_terms(images, labels)
+            loss = ops.average_over_global_batch(reconstruction + self.beta * kl) + ops.regularization_loss(self.losses)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return self._update_metrics(reconstruction, kl)
 
     def test_step(self, data):
         images, labels = self._unpack(data)
-        reconstruction, kl = self._terms(images, labels, ops.stateless_seed(None, self.seed_generator))
-        return self._update_metrics(reconstruction, kl)
+        return self._update_metrics(*self._step_terms(images, labels))
 
     def elbo(self, images, labels=None, seed=None):
         """One-sample estimate of the ELBO per image, in nats (shape `(batch,)`)."""

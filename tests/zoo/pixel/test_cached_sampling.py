@@ -1,0 +1,52 @@
+"""Cached sampling gives exactly the images of the naive loop, for every autoregressive model."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.pixel import DiagonalBiLSTM, GatedPixelCNN, PixelCNN, RowLSTM
+
+TINY = {
+    "pixel_cnn": lambda **kw: PixelCNN(filters=8, num_blocks=2, output_filters=8, **kw),
+    "gated_pixel_cnn": lambda **kw: GatedPixelCNN(filters=6, num_layers=3, output_filters=8, **kw),
+    "gated_pixel_cnn_conditional": lambda **kw: GatedPixelCNN(filters=6, num_layers=3, output_filters=8, num_classes=3, **kw),
+    "row_lstm": lambda **kw: RowLSTM(hidden=6, num_layers=2, output_filters=8, **kw),
+    "diagonal_bilstm": lambda **kw: DiagonalBiLSTM(hidden=6, num_layers=2, output_filters=8, **kw),
+}
+
+
+def _model(name, image_shape, num_levels):
+    keras.utils.set_random_seed(0)
+    model = TINY[name](image_shape=image_shape, num_levels=num_levels, seed=0)
+    # Larger weights than at initialisation: confident, varied conditionals, so a wrong cache changes samples.
+    for i, variable in enumerate(model.weights):
+        variable.assign(variable + tf.random.stateless_normal(variable.shape, seed=[i, 1], stddev=0.3))
+    return model
+
+
+# Odd sizes (height != width, 7x7 kernels wider than the image) and colour with 256 levels.
+@pytest.mark.parametrize("image_shape, num_levels", [((6, 5, 1), 2), ((4, 5, 3), 256)])
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_cached_sample_and_complete_equal_the_naive_loop(name, image_shape, num_levels):
+    model = _model(name, image_shape, num_levels)
+    labels = [0, 2, 1, 2, 0] if model.num_classes else None
+    naive = model.sample(5, seed=3, labels=labels, method="naive").numpy()
+    cached = model.sample(5, seed=3, labels=labels, method="cached").numpy()
+    np.testing.assert_array_equal(cached, naive)
+    assert len(np.unique(naive)) > 1
+
+    known = np.zeros(image_shape[:2], bool)
+    known[: image_shape[0] // 2] = True
+    known[-1, 0] = True  # a known pixel after unknown ones
+    naive = model.complete(cached, known, seed=4, labels=labels, method="naive").numpy()
+    np.testing.assert_array_equal(model.complete(cached, known, seed=4, labels=labels, method="cached").numpy(), naive)
+    np.testing.assert_array_equal(naive[:, known], cached[:, known])
+
+
+def test_cached_is_the_default_and_naive_stays_available():
+    model = _model("pixel_cnn", (4, 4, 1), 2)
+    assert model.has_cached_sampler
+    np.testing.assert_array_equal(model.sample(3, seed=1).numpy(), model.sample(3, seed=1, method="cached").numpy())
+    with pytest.raises(ValueError, match="`method` must be 'auto', 'cached' or 'naive'"):
+        model.sample(3, seed=1, method="fast")

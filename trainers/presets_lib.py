@@ -1,0 +1,403 @@
+"""Making and checking presets: weights from trained work directories, metrics on a fixed test slice, figures.
+
+A preset (see `zoo.presets`) is made from a work directory of `python -m trainers.train` (the benchmark runs
+in `runs/bench/`, whose command, date and numbers are in `benchmarks/results/<run>.json`):
+
+1. the trained `model.keras` is read (safe mode), its weights are copied into a model built from the
+   constructor config alone and saved as `<preset>.weights.h5` (no optimizer state);
+2. the manifest records the SHA-256, size, config, training command and provenance;
+3. the preset is loaded back through `zoo.presets`, so what is measured is what users load, and measured on
+   the first `METRICS_TAKE` test images (`metrics`) and on a smaller slice that tests re-evaluate (`check`);
+4. a gallery figure is drawn from it.
+
+Metrics, all deterministic for given weights:
+- autoregressive models: the exact NLL in nats per image and bits/dim (`log_prob`);
+- VAEs: the one-sample ELBO (seeded) and the importance-weighted bound with `IWAE_K` samples;
+- GANs: FID, precision and recall of `take` samples (seed 0) against the first `take` test images, in the
+  feature space of the shipped classifier, beside the real-against-real floor (test against train);
+- the classifier: accuracy.
+
+Example:
+    >>> from trainers import presets_lib
+    >>> presets_lib.make_presets(presets_lib.MakePresetsConfig(presets=("dcgan_fashion_mnist",)))
+    >>> preset = zoo.presets.get_preset("dcgan_fashion_mnist")
+    >>> presets_lib.check_value(preset.load(), preset)      # == preset.manifest["check"]["value"]
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import tempfile
+from typing import Optional, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trainers import data, metrics, visualize
+from zoo import ops
+from zoo import presets as zoo_presets
+from zoo.classifier.feature_classifier import FeatureClassifier
+from zoo.gan.gan import GAN
+from zoo.pixel.autoregressive import AutoregressiveModel
+from zoo.vae.vae import VAE
+
+#: The manifest's `metrics` are measured on the first this many test images (and as many GAN samples).
+METRICS_TAKE = 1000
+#: Importance samples of the VAE bound in `metrics`.
+IWAE_K = 100
+#: Images scored per batch. Fixed: the VAE's seeded estimates depend on how the images are batched.
+BATCH_SIZE = 250
+#: Seed of every estimate and sample behind a preset metric.
+SEED = 0
+#: How far a re-evaluated check metric may be from the manifest's, relative: float round-off across CPUs and
+#: oneDNN kernel choices. An accuracy may differ by one image of the slice instead.
+CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "classifier": 0.0}
+
+#: preset name -> (benchmark run, check metric, check slice size). The run is the work directory
+#: `<runs_dir>/<run>` with its `<results_dir>/<run>.json`; None for the classifier, whose weights and manifest
+#: `trainers.train_classifier` writes in place. Check slices are small, so a test re-evaluates one in seconds.
+SOURCES = {
+    "vae_fashion_mnist": ("vae", "elbo_nats", 200),
+    "dcgan_fashion_mnist": ("dcgan", "fid", 500),
+    "gan_fashion_mnist": ("gan", "fid", 500),
+    "pixel_cnn_fashion_mnist": ("pixel_cnn", "bits_per_dim", 100),
+    "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
+    "gated_pixel_cnn_fashion_mnist": ("gated_pixel_cnn", "bits_per_dim", 100),
+    "row_lstm_fashion_mnist": ("row_lstm", "bits_per_dim", 100),
+    "diagonal_bilstm_fashion_mnist": ("diagonal_bilstm", "bits_per_dim", 50),
+    "classifier_fashion_mnist": (None, "accuracy", 500),
+}
+
+#: The data representation each family is trained on (`trainers.registry`'s `preprocessing`).
+_PREPROCESSING_KIND = {"autoregressive": "levels", "vae": "levels", "gan": "symmetric", "classifier": "unit"}
+
+#: Where `make_presets` draws the gallery figures by default (beside the weights, not installed with them).
+FIGURES_DIR = os.path.join(os.path.dirname(zoo_presets.PRESETS_DIR), "figures")
+_REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(zoo_presets.PRESETS_DIR)))
+
+
+@dataclasses.dataclass
+class MakePresetsConfig:
+    """Which presets `make_presets` writes, from where, and where to.
+
+    Args:
+        presets: names of the presets to make (keys of `SOURCES`). Default: all.
+        runs_dir: directory of the benchmark work directories. Default "runs/bench".
+        results_dir: directory of the benchmark result JSONs. Default "benchmarks/results".
+        output_dir: where weights and manifests go. Default: `zoo.presets.PRESETS_DIR`.
+        figures_dir: where the gallery PNGs go. Default: `FIGURES_DIR`.
+        figures: draw the figures (autoregressive sampling takes a minute or more per model). Default True.
+        data_dir: TFDS data directory.
+    """
+
+    presets: Tuple[str, ...] = tuple(SOURCES)
+    runs_dir: str = "runs/bench"
+    results_dir: str = "benchmarks/results"
+    output_dir: Optional[str] = None
+    figures_dir: Optional[str] = None
+    figures: bool = True
+    data_dir: Optional[str] = None
+
+    def validate(self):
+        unknown = [name for name in self.presets if name not in SOURCES]
+        if unknown or not self.presets:
+            raise ValueError(f"`presets` must be names among {', '.join(SOURCES)}; got {list(self.presets)!r}.")
+        return self
+
+
+def family(model):
+    """"autoregressive", "vae", "gan" or "classifier"."""
+    for cls, name in ((AutoregressiveModel, "autoregressive"), (VAE, "vae"), (GAN, "gan"), (FeatureClassifier, "classifier")):
+        if isinstance(model, cls):
+            return name
+    raise TypeError(f"`model` must be a zoo model with presets; got {type(model).__name__}.")
+
+
+def preprocessing(preset):
+    """The `data.Preprocessing` of a preset's inputs, from its manifest."""
+    return data.Preprocessing(**preset.manifest["preprocessing"])
+
+
+def test_slice(preset, take, split="test", data_dir=None):
+    """The first `take` images of `split` in the preset's preprocessing, and their labels, as numpy arrays."""
+    ds = data.load(preset.manifest["dataset"], split, preprocessing(preset), batch_size=take, shuffle=False,
+                   with_labels=True, take=take, data_dir=data_dir)
+    images, labels = next(iter(ds))
+    return images.numpy(), labels.numpy()
+
+
+def _batches(images):
+    for start in range(0, images.shape[0], BATCH_SIZE):
+        yield start // BATCH_SIZE, images[start : start + BATCH_SIZE]
+
+
+def _classifier_features(dataset):
+    """`(features_fn, description)` of the shipped classifier of `dataset`, the feature space of GAN metrics."""
+    preset = zoo_presets.get_preset(f"classifier_{dataset}")
+    classifier = preset.load()
+    return (lambda x: classifier.features(x).numpy()), f"{preset.name} sha256:{preset.manifest['sha256'][:12]}"
+
+
+def evaluate(model, preset, take, iwae_k=IWAE_K, data_dir=None):
+    """The preset metrics of `model` on the first `take` test images (see the module docstring).
+
+    Args:
+        model: the preset's model.
+        preset: its `zoo.presets.Preset` (for the dataset and preprocessing).
+        take: images of the test split (and GAN samples).
+        iwae_k: importance samples of the VAE bound; 0 skips it (the check needs only the ELBO).
+        data_dir: TFDS data directory.
+
+    Returns:
+        A dict of floats.
+    """
+    kind = family(model)
+    images, labels = test_slice(preset, take, data_dir=data_dir)
+    shape = tuple(images.shape[1:])
+    if kind == "autoregressive":
+        log_probs = np.concatenate([model.log_prob(batch).numpy() for _, batch in _batches(images)])
+        nll = -float(np.mean(log_probs, dtype=np.float64))
+        return {"nll_nats": nll, "bits_per_dim": float(ops.bits_per_dim(nll, shape))}
+    if kind == "vae":
+        elbo = np.concatenate([model.elbo(b, seed=SEED * 1_000_003 + i).numpy() for i, b in _batches(images)])
+        result = {"elbo_nats": float(np.mean(elbo, dtype=np.float64))}
+        result["elbo_bits_per_dim"] = float(ops.bits_per_dim(-result["elbo_nats"], shape))
+        if iwae_k:
+            bound = np.concatenate([
+                model.log_prob_bound(b, num_samples=iwae_k, seed=SEED * 1_000_003 + i, chunk_size=50).numpy()
+                for i, b in _batches(images)
+            ])
+            result.update(iwae_k=iwae_k, iwae_nats=float(np.mean(bound, dtype=np.float64)))
+            result["iwae_bits_per_dim"] = float(ops.bits_per_dim(-result["iwae_nats"], shape))
+        return result
+    if kind == "gan":
+        features, _ = _classifier_features(preset.manifest["dataset"])
+        prep = preprocessing(preset)
+        real = features(prep.to_unit(images).numpy())
+        fake = features(prep.to_unit(model.sample(take, seed=SEED)).numpy())
+        reference = features(prep.to_unit(test_slice(preset, take, split="train", data_dir=data_dir)[0]).numpy())
+        pr = metrics.precision_recall(real, fake, k=3)
+        return {"fid": float(metrics.fid(real, fake)), "fid_floor": float(metrics.fid(real, reference)),
+                "precision": float(pr.precision), "recall": float(pr.recall)}
+    predictions = np.concatenate([model.predict_classes(b).numpy() for _, b in _batches(images)])
+    return {"accuracy": float(np.mean(predictions == labels))}
+
+
+def check_value(model, preset, data_dir=None):
+    """`model`'s value of the preset's check metric on its check slice; tests compare it with the manifest's."""
+    check = preset.manifest["check"]
+    return evaluate(model, preset, check["take"], iwae_k=0, data_dir=data_dir)[check["metric"]]
+
+
+def _versions():
+    import tensorflow_datasets as tfds
+    import tensorflow_probability as tfp
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "tensorflow_datasets": tfds.__version__, "tensorflow_probability": tfp.__version__}
+
+
+def _constructor_config(model):
+    """The model's constructor arguments from `get_config`, without Keras's layer bookkeeping."""
+    config = model.get_config()
+    for key in ("name", "trainable", "dtype"):
+        config.pop(key, None)
+    return json.loads(json.dumps(config))  # Tuples become lists, as the manifest stores them.
+
+
+def _write_json(path, value):
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def _training_record(run_dir, result_path):
+    """`(train_config, training)`: the run's resolved config and its benchmark record."""
+    with open(os.path.join(run_dir, "config.json")) as f:
+        train_config = json.load(f)
+    with open(result_path) as f:
+        result = json.load(f)
+    keys = ("command", "benchmark_command", "date", "epochs", "steps", "steps_per_epoch", "batch_size",
+            "train_wall_seconds", "train_images_per_second", "cores", "machine", "tensorflow", "keras")
+    training = {key: result.get(key) for key in keys}
+    training["test_split_metrics"] = result.get("test")  # Keras `evaluate` on the whole test split after training.
+    training["result_file"] = os.path.relpath(result_path)
+    train_config = {k: v for k, v in train_config.items() if k not in ("workdir", "verbose", "data_dir")}
+    return train_config, training
+
+
+def _write_weights_and_manifest(name, run, config, output_dir):
+    """Copies a benchmark run's weights into `output_dir/<name>.weights.h5` and writes its manifest (no metrics yet)."""
+    run_dir = os.path.join(config.runs_dir, run)
+    model_file = os.path.join(run_dir, "model.keras")
+    if not os.path.isfile(model_file):
+        raise ValueError(f"{run_dir} holds no model.keras: train it with the command in {config.results_dir}/{run}.json.")
+    trained = keras.models.load_model(model_file, compile=False, safe_mode=True)
+    model_class = type(trained)
+    model_config = _constructor_config(trained)
+    # Saved from a model built from the manifest's config alone, so the file holds exactly the variables a
+    # loader builds, and no optimizer state. The file also stores each layer's automatic name ("dense_4"),
+    # which counts the layers built before in the process: a fresh session makes the bytes, and so the
+    # SHA-256, the same on every rebuild.
+    weights = trained.get_weights()
+    keras.utils.clear_session()
+    shipped = model_class(**model_config)
+    shipped.set_weights(weights)
+    weights_path = os.path.join(output_dir, f"{name}.weights.h5")
+    shipped.save_weights(weights_path)
+
+    train_config, training = _training_record(run_dir, os.path.join(config.results_dir, f"{run}.json"))
+    prep = data.Preprocessing(
+        kind=_PREPROCESSING_KIND[family(shipped)],
+        num_levels=train_config.get("num_levels") or 256,
+        binarize=train_config.get("binarize") or "fixed",
+    )
+    manifest = {
+        "preset": name,
+        "class": f"{model_class.__module__}:{model_class.__qualname__}",
+        "model": train_config["model"],
+        "dataset": train_config["dataset"],
+        "preprocessing": dataclasses.asdict(prep),
+        "model_config": model_config,
+        "weights_file": os.path.basename(weights_path),
+        "sha256": zoo_presets.sha256_of_file(weights_path),
+        "size_bytes": os.path.getsize(weights_path),
+        "num_parameters": int(shipped.count_params()),
+        "command": training["command"],
+        "date": training["date"],
+        "training": training,
+        "train_config": train_config,
+        "source_model_file": os.path.relpath(model_file),
+        "source_model_sha256": zoo_presets.sha256_of_file(model_file),
+        "made": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+    manifest_path = os.path.join(output_dir, f"{name}.json")
+    _write_json(manifest_path, manifest)
+    return manifest_path
+
+
+def draw_figure(model, preset, path, data_dir=None):
+    """Writes the preset's gallery PNG and returns a description of its rows.
+
+    Autoregressive: 16 samples; 8 test images with their bottom half hidden (grey); the model's completions of
+    them; the originals. VAE: decoder means of 16 samples; two interpolations between test images. GAN: 24
+    samples; two slerp interpolations between random latents. Classifier: one column per class, the four test
+    images (of the first 1000) it is most confident belong to it.
+    """
+    kind = family(model)
+    prep = preprocessing(preset)
+    images, _ = test_slice(preset, METRICS_TAKE, data_dir=data_dir)
+    num_cols = 8
+    if kind == "autoregressive":
+        originals = images[:8]
+        known = np.zeros(originals.shape, bool)
+        known[:, : originals.shape[1] // 2] = True
+        completed = model.complete(originals, known, seed=SEED)
+        hidden = np.where(known, prep.to_unit(originals).numpy(), 0.5)
+        rows = [prep.to_unit(model.sample(16, seed=SEED)).numpy(), hidden, prep.to_unit(completed).numpy(),
+                prep.to_unit(originals).numpy()]
+        caption = "16 samples; 8 test images with the bottom half hidden; the model's completions; the originals"
+    elif kind == "vae":
+        rows = [model.sample(16, seed=SEED, mean=True).numpy(),
+                model.interpolate(images[0], images[1], steps=8).numpy(),
+                model.interpolate(images[2], images[3], steps=8).numpy()]
+        caption = "decoder means of 16 samples; interpolations between test images 0 and 1, and 2 and 3"
+    elif kind == "gan":
+        rows = [(model.sample(24, seed=SEED).numpy() + 1.0) / 2.0]
+        for seed in (1, 2):
+            z = model.latents(2, seed=seed).numpy()
+            rows.append((model.interpolate(z[0], z[1], steps=8, method="slerp").numpy() + 1.0) / 2.0)
+        caption = "24 samples; two slerp interpolations between random latents"
+    else:
+        probabilities = tf.nn.softmax(model(images, training=False)).numpy()
+        num_cols = probabilities.shape[1]
+        best = [images[np.argsort(-probabilities[:, c], kind="stable")[:4]] for c in range(num_cols)]
+        rows = [np.stack(best, axis=1).reshape((-1,) + images.shape[1:])]
+        caption = "one column per class: the 4 test images (of the first 1000) the classifier is surest about"
+    visualize.save_grid(path, np.concatenate(rows), num_cols=num_cols, scale=2)
+    return caption
+
+
+def _measure_and_draw(name, manifest_path, config, previous):
+    """Loads the preset at `manifest_path` as users do and returns its manifest with metrics, check and figure."""
+    _, check_metric, check_take = SOURCES[name]
+    preset = zoo_presets.Preset.from_manifest(manifest_path)
+    model = preset.load()  # What users get: verified file, model built from the manifest alone.
+    kind = family(model)
+    manifest = dict(preset.manifest)
+    manifest["metrics"] = evaluate(model, preset, METRICS_TAKE, data_dir=config.data_dir)
+    manifest["metrics_slice"] = f"{manifest['dataset']} test[:{METRICS_TAKE}]"
+    if kind == "gan":
+        manifest["metrics_features"] = _classifier_features(manifest["dataset"])[1]
+    value = evaluate(model, preset, check_take, iwae_k=0, data_dir=config.data_dir)[check_metric]
+    manifest["check"] = {
+        "metric": check_metric,
+        "take": check_take,
+        "value": value,
+        "rtol": CHECK_RTOL[kind],
+        "atol": 1.0 / check_take if kind == "classifier" else 0.0,
+    }
+    if config.figures:
+        path = os.path.join(config.figures_dir or FIGURES_DIR, f"{name}.png")
+        manifest["figure_rows"] = draw_figure(model, preset, path, data_dir=config.data_dir)
+        manifest["figure"] = os.path.relpath(path, _REPO_DIR)
+    else:
+        manifest.update({key: previous[key] for key in ("figure", "figure_rows") if key in previous})
+    return manifest
+
+
+def _read_json(path):
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _make_one(name, config):
+    """Makes one preset. Its files change only once everything worked: a failure leaves the old preset as it was."""
+    run = SOURCES[name][0]
+    if run is None:
+        from zoo.classifier import pretrained
+
+        dataset = name[len("classifier_"):]
+        manifest_path = os.path.join(pretrained.WEIGHTS_DIR, pretrained.manifest_filename(dataset))
+        manifest = _measure_and_draw(name, manifest_path, config, _read_json(manifest_path))
+        _write_json(manifest_path, manifest)
+        return manifest
+    output_dir = config.output_dir or zoo_presets.PRESETS_DIR
+    os.makedirs(output_dir, exist_ok=True)
+    previous = _read_json(os.path.join(output_dir, f"{name}.json"))
+    # Made and measured in a staging directory beside the presets (not searched: manifests are looked up in
+    # `output_dir` itself), then moved into place.
+    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".staging-") as staging:
+        staged = _write_weights_and_manifest(name, run, config, staging)
+        manifest = _measure_and_draw(name, staged, config, previous)
+        _write_json(staged, manifest)
+        os.replace(os.path.join(staging, manifest["weights_file"]), os.path.join(output_dir, manifest["weights_file"]))
+        os.replace(staged, os.path.join(output_dir, os.path.basename(staged)))
+    return manifest
+
+
+def make_presets(config: MakePresetsConfig):
+    """Writes (or, for the classifier, completes) the weights, manifests and figures of `config.presets`.
+
+    Args:
+        config: a `MakePresetsConfig`.
+
+    Returns:
+        `{preset: {"metrics", "check", "size_bytes", "sha256"}}` for the presets made.
+
+    Raises:
+        ValueError: an unknown preset, or a benchmark run without its trained model.
+    """
+    config = config.validate()
+    summary = {}
+    for name in config.presets:
+        manifest = _make_one(name, config)
+        summary[name] = {key: manifest[key] for key in ("metrics", "check", "size_bytes", "sha256")}
+    return summary
