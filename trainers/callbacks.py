@@ -351,18 +351,28 @@ class SampleGrid(keras.callbacks.Callback):
         self._writer = None
         self.last_path = None
 
-    def write(self, step):
-        """Samples, writes `epoch_{step}.png` and `latest.png`, and returns the epoch file's path."""
+    num_cols = None  # save_grid's default: a square-ish grid
+
+    def images(self):
+        """The grid's images, floats in [0, 1], `(n, H, W, C)`."""
         kwargs = {} if self.labels is None else {"labels": self.labels}
-        images = np.asarray(self.to_unit(self.model.sample(self.num_samples, seed=self.seed, **kwargs)))
+        return np.asarray(self.to_unit(self.model.sample(self.num_samples, seed=self.seed, **kwargs)))
+
+    def _summary(self, images, step):
+        tf.summary.image("samples", images[: min(16, len(images))], step=step, max_outputs=16)
+
+    def write(self, step):
+        """Makes the images, writes `epoch_{step}.png` and `latest.png`, and returns the epoch file's path."""
+        images = self.images()
         os.makedirs(self.directory, exist_ok=True)
-        self.last_path = visualize.save_grid(os.path.join(self.directory, f"epoch_{step:04d}.png"), images, scale=2)
-        visualize.save_grid(os.path.join(self.directory, "latest.png"), images, scale=2)
+        path = os.path.join(self.directory, f"epoch_{step:04d}.png")
+        self.last_path = visualize.save_grid(path, images, self.num_cols, scale=2)
+        visualize.save_grid(os.path.join(self.directory, "latest.png"), images, self.num_cols, scale=2)
         if self.log_dir:
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
             with self._writer.as_default():
-                tf.summary.image("samples", images[: min(16, len(images))], step=step, max_outputs=16)
+                self._summary(images, step)
             self._writer.flush()
         return self.last_path
 
@@ -371,7 +381,7 @@ class SampleGrid(keras.callbacks.Callback):
             self.write(epoch + 1)
 
 
-class TranslationGrid(keras.callbacks.Callback):
+class TranslationGrid(SampleGrid):
     """Writes a PNG of fixed images of two domains, their translations and reconstructions after every epoch.
 
     For unpaired translation models (CycleGAN). Six rows of `n` images: inputs of A, `translate(a, "a2b")`,
@@ -387,40 +397,21 @@ class TranslationGrid(keras.callbacks.Callback):
     """
 
     def __init__(self, directory, to_unit, images_a, images_b, log_dir=None):
-        super().__init__()
-        self.directory = directory
-        self.to_unit = to_unit
+        super().__init__(directory, to_unit, num_samples=len(images_a), log_dir=log_dir)
         self.images_a = images_a
         self.images_b = images_b
-        self.log_dir = log_dir
-        self._writer = None
-        self.last_path = None
+        self.num_cols = len(images_a)
 
-    def rows(self):
+    def images(self):
         """The six rows of the grid, floats in [0, 1], as one array `(6 * n, H, W, C)`."""
         rows = []
         for images, direction in ((self.images_a, "a2b"), (self.images_b, "b2a")):
             rows += [images, self.model.translate(images, direction), self.model.reconstruct(images, direction)]
         return np.concatenate([np.asarray(self.to_unit(row)) for row in rows])
 
-    def write(self, step):
-        """Translates, writes `epoch_{step}.png` and `latest.png`, and returns the epoch file's path."""
-        images = self.rows()
-        num_cols = len(self.images_a)
-        os.makedirs(self.directory, exist_ok=True)
-        self.last_path = visualize.save_grid(os.path.join(self.directory, f"epoch_{step:04d}.png"), images, num_cols, scale=2)
-        visualize.save_grid(os.path.join(self.directory, "latest.png"), images, num_cols, scale=2)
-        if self.log_dir:
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
-            with self._writer.as_default():
-                tf.summary.image("translations", visualize.make_grid(images, num_cols)[None] / 255.0, step=step)
-            self._writer.flush()
-        return self.last_path
 
-    def on_epoch_end(self, epoch, logs=None):
-        if logs_are_finite(logs):
-            self.write(epoch + 1)
+    def _summary(self, images, step):
+        tf.summary.image("translations", visualize.make_grid(images, self.num_cols)[None] / 255.0, step=step)
 
 
 class Throughput(keras.callbacks.Callback):

@@ -82,7 +82,7 @@ def test_translation_grid_has_inputs_translations_and_reconstructions_of_both_do
     # Six rows (A, A->B, A->B->A, B, B->A, B->A->B) of 3 images of 28 px with 1 px padding, scaled by 2.
     picture = np.asarray(Image.open(path))
     assert picture.shape == (2 * (6 * 29 + 1), 2 * (3 * 29 + 1))
-    rows = grid.rows()
+    rows = grid.images()
     np.testing.assert_array_equal(rows[3:6], rows[:3])  # Identity translators: the A rows repeat the inputs.
     assert (tmp_path / "latest.png").exists()
 
