@@ -2,7 +2,6 @@
 
 import csv
 import glob
-import hashlib
 import json
 import logging
 import math
@@ -17,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainers import visualize
+from zoo.presets.preset import sha256_of_file
 
 _logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             _atomic_copy(self._training_metadata_path, self._prev_training_metadata_path)
         tmp = self._weights_path.replace(".weights.h5", ".tmp.weights.h5")
         self.model.save_weights(filepath=tmp, overwrite=True)
-        digest = _sha256(tmp)
+        digest = sha256_of_file(tmp)
         os.replace(tmp, self._weights_path)
         metadata = {
             "epoch": self._current_epoch,
@@ -240,7 +240,7 @@ def _read_metadata(path):
 def _check_weights(path, expected_sha256):
     if not os.path.exists(path):
         raise _Unusable("its weights file is missing")
-    if expected_sha256 is not None and _sha256(path) != expected_sha256:
+    if expected_sha256 is not None and sha256_of_file(path) != expected_sha256:
         raise _Unusable("the weights do not match the SHA-256 in the metadata (a damaged file or an interrupted save)")
 
 
@@ -285,14 +285,6 @@ def _read_history(path):
             except (KeyError, TypeError, ValueError):
                 continue
     return rows
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
