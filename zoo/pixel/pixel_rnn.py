@@ -14,15 +14,35 @@ def _lstm_update(gates, c_prev):
     return tf.sigmoid(o) * tf.tanh(c), c
 
 
+def _slice_last_but_one(x, size):
+    """`x[..., :size, :]` as a `Slice` op (whose gradient is a `Pad`), not a `StridedSlice`: on CPU,
+    `StridedSliceGrad` of these shapes took seconds per call (see the module docstring)."""
+    rank = x.shape.rank
+    return tf.slice(x, [0] * rank, [-1] * (rank - 2) + [size, -1])
+
+
 def skew(x):
-    """Shifts row i of `(batch, H, W, C)` right by i: `(batch, H, W + H - 1, C)`; diagonals become columns."""
-    height = x.shape[1]
-    return tf.stack([tf.pad(x[:, i], [[0, 0], [i, height - 1 - i], [0, 0]]) for i in range(height)], axis=1)
+    """Shifts row i of `(..., H, W, C)` right by i: `(..., H, W + H - 1, C)`; diagonals become columns.
+
+    One pad, reshape and slice for the whole tensor: padding each row with H zeros on the right and reading
+    the flat result in rows of `W + H - 1` shifts row i by i.
+    """
+    height, width = x.shape[-3:-1]
+    lead, depth = tf.shape(x)[:-3], tf.shape(x)[-1:]
+    x = tf.pad(x, [[0, 0]] * (x.shape.rank - 2) + [[0, height], [0, 0]])
+    x = tf.reshape(x, tf.concat([lead, [height * (width + height)], depth], 0))
+    x = _slice_last_but_one(x, height * (width + height - 1))
+    return tf.reshape(x, tf.concat([lead, [height, width + height - 1], depth], 0))
 
 
 def unskew(x, width):
-    """Inverse of `skew`: `(batch, H, W + H - 1, C)` back to `(batch, H, W, C)`."""
-    return tf.stack([x[:, i, i : i + width] for i in range(x.shape[1])], axis=1)
+    """Inverse of `skew`: `(..., H, W + H - 1, C)` back to `(..., H, W, C)`, by the same pad and reshape."""
+    height, length = x.shape[-3:-1]
+    lead, depth = tf.shape(x)[:-3], tf.shape(x)[-1:]
+    x = tf.reshape(x, tf.concat([lead, [height * length], depth], 0))
+    x = tf.pad(x, [[0, 0]] * (x.shape.rank - 2) + [[0, height], [0, 0]])
+    x = tf.reshape(x, tf.concat([lead, [height, length + 1], depth], 0))
+    return _slice_last_but_one(x, width)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -106,26 +126,36 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         self.output_projection = MaskedConv2D(int(input_shape[-1]), 1, "B", color_channels=self.color_channels)
         self.output_projection.build(tuple(input_shape[:-1]) + (self.hidden,))
 
-    def _sweep(self, x, input_to_state, state_kernel):
-        width = x.shape[2]
-        gates_in = tf.transpose(skew(input_to_state(x)), [2, 0, 1, 3])  # (W + H - 1, batch, H, 4h)
-        zeros = tf.zeros_like(gates_in[0, ..., : self.hidden])
+    def call(self, x):
+        height, width, hidden = x.shape[1], x.shape[2], self.hidden
+        batch = tf.shape(x)[0]
+        # Pixel-major layout (H, W, batch, channels): the 1x1 convolutions are pointwise, so they run on it
+        # as they are, and skewing and scanning then move whole contiguous (batch, channels) blocks.
+        pixels = tf.transpose(x, [1, 2, 0, 3])
+        forward = self.input_to_state[0](pixels)
+        # The right-to-left LSTM is the left-to-right one on the mirrored image (1x1 convolutions commute).
+        backward = tf.reverse(self.input_to_state[1](pixels), [1])
+        gates = tf.reshape(tf.stack([forward, backward]), [2, height, width, -1])
+        length = width + height - 1
+        columns = tf.reshape(tf.transpose(skew(gates), [2, 0, 1, 3]), [length, 2, height * batch, 4 * hidden])
+        # Row r of a column reads rows r - 1 (above) and r (left) of the previous column: one matmul per
+        # direction with the 2x1 kernel's taps stacked, on both directions at once.
+        kernels = tf.stack([tf.reshape(kernel, [2 * hidden, 4 * hidden]) for kernel in self.state_kernels])
+        zero_row = tf.zeros([2, batch, hidden])
 
         def step(state, column_gates):
-            h_prev, c_prev = state
-            # Row r of the new column reads rows r - 1 and r of the previous one: above and left.
-            above_and_left = tf.pad(h_prev, [[0, 0], [1, 0], [0, 0]])
-            gates = column_gates + tf.nn.conv1d(above_and_left, state_kernel, stride=1, padding="VALID")
-            return _lstm_update(gates, c_prev)
+            h_prev, c_prev = state  # (direction, row * batch, hidden)
+            above = tf.concat([zero_row, _slice_last_but_one(h_prev, (height - 1) * batch)], axis=1)
+            return _lstm_update(column_gates + tf.matmul(tf.concat([above, h_prev], -1), kernels), c_prev)
 
-        hidden, _ = tf.scan(step, gates_in, initializer=(zeros, zeros))
-        return unskew(tf.transpose(hidden, [1, 2, 0, 3]), width)
-
-    def call(self, x):
-        forward = self._sweep(x, self.input_to_state[0], self.state_kernels[0])
-        backward = tf.reverse(self._sweep(tf.reverse(x, [2]), self.input_to_state[1], self.state_kernels[1]), [2])
-        backward = tf.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
-        return x + self.output_projection(forward + backward)
+        zeros = tf.zeros([2, height * batch, hidden])
+        hidden_states, _ = tf.scan(step, columns, initializer=(zeros, zeros))
+        hidden_states = tf.transpose(tf.reshape(hidden_states, [length, 2, height, -1]), [1, 2, 0, 3])
+        forward, backward = tf.unstack(tf.reshape(unskew(hidden_states, width), [2, height, width, batch, hidden]))
+        # At row i the right-to-left LSTM has seen the pixels right of i on row i: shift it down one row.
+        backward = tf.reverse(backward, [1])
+        backward = tf.concat([tf.zeros([1, width, batch, hidden]), tf.slice(backward, [0] * 4, [height - 1, -1, -1, -1])], 0)
+        return x + tf.transpose(self.output_projection(forward + backward), [2, 0, 1, 3])
 
     def get_config(self):
         config = super().get_config()
