@@ -52,3 +52,25 @@ def median_seconds(fn, repeats):
         np.asarray(fn())
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_times(fns, repeats):
+    """Wall seconds of each of `fns` (a dict of callables) over `repeats` rounds that call every one in turn.
+
+    On a shared machine a burst of load then slows every contender of a round alike, so their ratios hold.
+    Outputs are fetched (`np.asarray`) inside the timing. Returns `{name: [seconds per round]}`.
+    """
+    import numpy as np
+
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            np.asarray(fn())
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def interleaved_medians(fns, repeats):
+    """Median seconds of each of `fns` over `repeats` interleaved rounds (see `interleaved_times`)."""
+    return {name: statistics.median(values) for name, values in interleaved_times(fns, repeats).items()}

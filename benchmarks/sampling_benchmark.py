@@ -50,18 +50,6 @@ def _seconds(fn):
     return time.perf_counter() - start
 
 
-def _interleaved_medians(fns, repeats):
-    """Median seconds of each of `fns` over `repeats` rounds that call every one of them in turn.
-
-    On a shared machine a burst of load then slows every contender of a round alike, so their ratios hold.
-    """
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(_seconds(fn))
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def _load(run):
     path = os.path.join(_ROOT.value, run, "model.keras")
     if not os.path.isfile(path):
@@ -87,7 +75,7 @@ def measure(run, batch_sizes):
         forward(inputs)
         # Several forward passes per round, as one is much shorter than a cached sample.
         forwards = lambda: [forward(inputs) for _ in range(_FORWARD_REPEATS.value)][-1]
-        medians = _interleaved_medians({"forward": forwards, "cached": lambda: sample(batch, "cached")}, _REPEATS.value)
+        medians = common.interleaved_medians({"forward": forwards, "cached": lambda: sample(batch, "cached")}, _REPEATS.value)
         forward_s, cached_s = medians["forward"] / _FORWARD_REPEATS.value, medians["cached"]
         naive_s = statistics.median(_seconds(lambda: sample(batch, "naive")) for _ in range(_NAIVE_REPEATS.value))
         cached, naive = sample(batch, "cached").numpy(), sample(batch, "naive").numpy()

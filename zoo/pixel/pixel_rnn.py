@@ -45,6 +45,25 @@ def unskew(x, width):
     return _slice_last_but_one(x, width)
 
 
+def _select_rows(x, have, want, batch):
+    """Rows `want = (first, last)` of `x`, `(lead, rows * batch, channels)` holding rows `have`; zeros outside `have`.
+
+    Rows are blocks of `batch` along axis 1 (axis 0 when `x` has rank 4 and `batch` is 1: whole image rows).
+    """
+    axis = 1 if x.shape.rank == 3 else 0
+    top, bottom = max(0, have[0] - want[0]), max(0, want[1] - have[1])
+    if top or bottom:
+        paddings = [[0, 0]] * x.shape.rank
+        paddings[axis] = [top * batch, bottom * batch]
+        x = tf.pad(x, paddings)
+    start, count = max(0, want[0] - have[0]), want[1] - want[0] + 1
+    if start or count != max(have[1], want[1]) - min(have[0], want[0]) + 1:
+        begin, size = [0] * x.shape.rank, [-1] * x.shape.rank
+        begin[axis], size[axis] = start * batch, count * batch
+        x = tf.slice(x, begin, size)
+    return x
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class RowLSTMLayer(keras.layers.Layer):
     """Row LSTM: an LSTM that processes a whole row at a time, top to bottom.
@@ -127,35 +146,43 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         self.output_projection.build(tuple(input_shape[:-1]) + (self.hidden,))
 
     def call(self, x):
-        height, width, hidden = x.shape[1], x.shape[2], self.hidden
+        height, width, channels = x.shape[1:]
         batch = tf.shape(x)[0]
-        # Pixel-major layout (H, W, batch, channels): the 1x1 convolutions are pointwise, so they run on it
-        # as they are, and skewing and scanning then move whole contiguous (batch, channels) blocks.
+        # Pixel-major layout (H, W, batch, channels): skewing and slicing rows then move whole contiguous
+        # (batch, channels) blocks. The right-to-left LSTM is the left-to-right one on the mirrored image.
         pixels = tf.transpose(x, [1, 2, 0, 3])
-        forward = self.input_to_state[0](pixels)
-        # The right-to-left LSTM is the left-to-right one on the mirrored image (1x1 convolutions commute).
-        backward = tf.reverse(self.input_to_state[1](pixels), [1])
-        gates = tf.reshape(tf.stack([forward, backward]), [2, height, width, -1])
-        length = width + height - 1
-        columns = tf.reshape(tf.transpose(skew(gates), [2, 0, 1, 3]), [length, 2, height * batch, 4 * hidden])
-        # Row r of a column reads rows r - 1 (above) and r (left) of the previous column: one matmul per
-        # direction with the 2x1 kernel's taps stacked, on both directions at once.
-        kernels = tf.stack([tf.reshape(kernel, [2 * hidden, 4 * hidden]) for kernel in self.state_kernels])
-        zero_row = tf.zeros([2, batch, hidden])
-
-        def step(state, column_gates):
-            h_prev, c_prev = state  # (direction, row * batch, hidden)
-            above = tf.concat([zero_row, _slice_last_but_one(h_prev, (height - 1) * batch)], axis=1)
-            return _lstm_update(column_gates + tf.matmul(tf.concat([above, h_prev], -1), kernels), c_prev)
-
-        zeros = tf.zeros([2, height * batch, hidden])
-        hidden_states, _ = tf.scan(step, columns, initializer=(zeros, zeros))
-        hidden_states = tf.transpose(tf.reshape(hidden_states, [length, 2, height, -1]), [1, 2, 0, 3])
-        forward, backward = tf.unstack(tf.reshape(unskew(hidden_states, width), [2, height, width, batch, hidden]))
+        both = tf.reshape(tf.stack([pixels, tf.reverse(pixels, [1])]), [2, height, width, -1])
+        diagonals = tf.unstack(skew(both), axis=2)  # column t holds pixel (i, t - i) on row i
+        kernels, biases = self._step_kernels()
+        no_rows = tf.zeros([2, 0, self.hidden])  # the state before the first diagonal: rows (0, -1)
+        hidden_columns, state, previous = [], (no_rows, no_rows), (0, -1)
+        for t, diagonal in enumerate(diagonals):
+            # Only the pixels of the image on this diagonal are computed; the rows above and below it are
+            # the skew's padding, whose states never reach a pixel of the image.
+            rows = (max(0, t - width + 1), min(height - 1, t))
+            size = (rows[1] - rows[0] + 1) * batch
+            inputs = tf.reshape(tf.slice(diagonal, [0, rows[0], 0], [-1, rows[1] - rows[0] + 1, -1]), [2, size, channels])
+            # The input-to-state and 2x1 state-to-state convolutions as one matmul: the pixel itself, the one
+            # above and the one to the left (rows r - 1 and r of the previous diagonal).
+            above = _select_rows(state[0], previous, (rows[0] - 1, rows[1] - 1), batch)
+            left, cell = (_select_rows(s, previous, rows, batch) for s in state)
+            gates = tf.matmul(tf.concat([inputs, above, left], axis=-1), kernels) + biases
+            state, previous = _lstm_update(gates, cell), rows
+            hidden_columns.append(tf.reshape(_select_rows(state[0], rows, (0, height - 1), batch), [2, height, -1]))
+        hidden = tf.reshape(unskew(tf.stack(hidden_columns, axis=2), width), [2, height, width, batch, self.hidden])
+        forward, backward = tf.unstack(hidden)
         # At row i the right-to-left LSTM has seen the pixels right of i on row i: shift it down one row.
-        backward = tf.reverse(backward, [1])
-        backward = tf.concat([tf.zeros([1, width, batch, hidden]), tf.slice(backward, [0] * 4, [height - 1, -1, -1, -1])], 0)
+        backward = _select_rows(tf.reverse(backward, [1]), (0, height - 1), (-1, height - 2), 1)
         return x + tf.transpose(self.output_projection(forward + backward), [2, 0, 1, 3])
+
+    def _step_kernels(self):
+        """`(2, channels + 2 * hidden, 4 * hidden)` kernels (input, above, left taps) and `(2, 1, 4 * hidden)` biases."""
+        kernels, biases = [], []
+        for conv, state_kernel in zip(self.input_to_state, self.state_kernels):
+            input_kernel = conv.kernel * conv.mask  # the type-B 1x1 mask: colour order inside the pixel
+            kernels.append(tf.concat([tf.reshape(input_kernel, input_kernel.shape[2:]), state_kernel[0], state_kernel[1]], 0))
+            biases.append(tf.convert_to_tensor(conv.bias))
+        return tf.stack(kernels), tf.reshape(tf.stack(biases), [2, 1, 4 * self.hidden])
 
     def get_config(self):
         config = super().get_config()

@@ -2,14 +2,16 @@
 
 `skew`/`unskew` with one pad or slice per row and a `tf.scan` over every skewed column (padded positions
 included), exactly as `zoo/pixel/pixel_rnn.py` computed them until the fast layers replaced them. Their
-variables have the same names and shapes as the new layers', so weights copy one to one. Test-only (and
-timed side by side with the new layers by `benchmarks/train_speed.py`); registered under `zoo_reference`
-so they never shadow the zoo's classes.
+variables have the same names and shapes as the new layers', so weights files load one into the other.
+`RowLSTM` and `DiagonalBiLSTM` here are the zoo's models built from these layers. Test-only (and timed side
+by side with the new layers by `benchmarks/train_speed.py`); registered under `zoo_reference` so they never
+shadow the zoo's classes.
 """
 
 import keras
 import tensorflow as tf
 
+from zoo.pixel import pixel_rnn
 from zoo.pixel.masked import MaskedConv2D
 
 
@@ -136,3 +138,19 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         config = super().get_config()
         config.update({"hidden": self.hidden, "color_channels": self.color_channels})
         return config
+
+
+@keras.saving.register_keras_serializable(package="zoo_reference")
+class RowLSTM(pixel_rnn.RowLSTM):
+    """`zoo.pixel.RowLSTM` with the old `RowLSTMLayer`."""
+
+    def _make_layer(self):
+        return RowLSTMLayer(self.hidden, 3, color_channels=self.color_channels)
+
+
+@keras.saving.register_keras_serializable(package="zoo_reference")
+class DiagonalBiLSTM(pixel_rnn.DiagonalBiLSTM):
+    """`zoo.pixel.DiagonalBiLSTM` with the old `DiagonalBiLSTMLayer`."""
+
+    def _make_layer(self):
+        return DiagonalBiLSTMLayer(self.hidden, color_channels=self.color_channels)

@@ -11,17 +11,7 @@ from zoo.pixel import pixel_rnn
 from zoo.pixel.pixel_rnn import DiagonalBiLSTM, RowLSTM
 
 
-class _ReferenceRowLSTM(RowLSTM):
-    def _make_layer(self):
-        return reference.RowLSTMLayer(self.hidden, 3, color_channels=self.color_channels)
-
-
-class _ReferenceDiagonalBiLSTM(DiagonalBiLSTM):
-    def _make_layer(self):
-        return reference.DiagonalBiLSTMLayer(self.hidden, color_channels=self.color_channels)
-
-
-PAIRS = {"row_lstm": (RowLSTM, _ReferenceRowLSTM), "diagonal_bilstm": (DiagonalBiLSTM, _ReferenceDiagonalBiLSTM)}
+PAIRS = {"row_lstm": (RowLSTM, reference.RowLSTM), "diagonal_bilstm": (DiagonalBiLSTM, reference.DiagonalBiLSTM)}
 # Binarized, 256 levels, RGB; height != width, and wider than high, so skewing is not symmetric.
 CASES = [((5, 7, 1), 2), ((6, 4, 1), 256), ((4, 5, 3), 256)]
 
