@@ -31,6 +31,7 @@ _TFP_LEVELS = (2, 256)
 _LOOP_MODELS = ("gan", "vae", "dcgan", "pixel_cnn")
 _SERVING_MODELS = ("dcgan", "vae", "pixel_cnn")
 _SAMPLING_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")  # Its default --runs.
+_TRAIN_SPEED_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")
 TFP_REFERENCE = "tfp_pixel_cnn"
 CYCLEGAN = "cyclegan"  # trained and scored by its own script: it translates instead of sampling
 
@@ -42,6 +43,7 @@ _QUICK_CYCLEGAN = ("--steps_per_epoch=2", "--eval_take=100", "--translate_repeat
 _QUICK_LOOP = ("--steps=3", "--repeats=1")
 _QUICK_SERVING = ("--repeats=1", "--batch_sizes=1")
 _QUICK_SAMPLING = ("--batch_sizes=1", "--repeats=1", "--forward_repeats=1")
+_QUICK_TRAIN_SPEED = ("--repeats=1", "--noxla")
 QUICK_OUTPUT_DIR = "runs/bench_quick"
 
 
@@ -115,7 +117,7 @@ class Step:
 def benchmarked_models():
     """Every model some step measures, in plan order."""
     names = [m for models, _, _ in _TRAIN_RUNS for m in models] + [TFP_REFERENCE, CYCLEGAN]
-    names += list(_LOOP_MODELS + _SERVING_MODELS + _SAMPLING_MODELS)
+    names += list(_LOOP_MODELS + _SERVING_MODELS + _SAMPLING_MODELS + _TRAIN_SPEED_MODELS)
     return tuple(dict.fromkeys(names))
 
 
@@ -165,6 +167,7 @@ def plan(config):
         ("benchmarks.loop_benchmark", _LOOP_MODELS, "loop", _QUICK_LOOP),
         ("benchmarks.serving_benchmark", _SERVING_MODELS, "serving", _QUICK_SERVING),
         ("benchmarks.sampling_benchmark", _SAMPLING_MODELS, "sampling", _QUICK_SAMPLING),
+        ("benchmarks.train_speed", _TRAIN_SPEED_MODELS, "train_speed", _QUICK_TRAIN_SPEED),
     ):
         if not selected & set(models):
             continue

@@ -12,7 +12,7 @@ from absl import app, flags
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
 # Results of other shapes: benchmarks/loop_benchmark.py and benchmarks/serving_benchmark.py write them.
-_SECTIONS = ("loop.json", "sampling.json", "serving.json", "cyclegan.json")
+_SECTIONS = ("loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json")
 
 _RESULTS_DIR = flags.DEFINE_string("results_dir", os.path.join(_HERE, "results"), "The result JSON files.")
 _OUT = flags.DEFINE_string("out", os.path.join(_HERE, "RESULTS.md"), "The Markdown file written.")
@@ -180,6 +180,38 @@ def _render_sampling(result):
     return lines
 
 
+def _render_train_speed(result):
+    """Markdown lines for RESULTS.md: training step time of the autoregressive models against a dense matmul."""
+    load = lambda values: ", ".join(f"{v:.1f}" for v in values)
+    lines = [
+        "## Training speed of the autoregressive models",
+        "",
+        f"One `tf.function(model.train_step)` (forward, backward, Adam) on a batch of {result['batch_size']} "
+        "binarized Fashion-MNIST images, every model at its benchmark configuration, all in one process: each of "
+        f"{result['repeats']} rounds times every model once in turn, plus {result['matmul_size']}x"
+        f"{result['matmul_size']} float32 matmuls; medians, and the median of the per-round ratios to PixelCNN. "
+        f"`diagonal_bilstm_old_layers` is the Diagonal BiLSTM before issue 16 (the tests' oracle), "
+        "`diagonal_bilstm_xla` the new one's step under `tf.function(jit_compile=True)`. FLOPs: "
+        f"{result['flops_counted']}. Dense matmul rate in the same run: {result['matmul_gflop_per_second']:.1f} "
+        f"GFLOP/s. Load average (1, 5, 15 min) before: {load(result['load_average_before'])}, after: "
+        f"{load(result['load_average_after'])} on {result['cores']} cores (a shared machine: compare the ratios, "
+        f"not the seconds). {result['date']}. What each change of the Diagonal BiLSTM layer measured is in "
+        "`zoo/pixel/pixel_rnn.py`'s module docstring.",
+        "",
+        "| model | step s | images/s | vs PixelCNN | forward GFLOP (profiled + recurrences) | training GFLOP/s | share of matmul rate |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        lines.append(
+            f"| {row['model']} | {row['step_seconds']:.2f} | {row['images_per_second']:.0f} | {row['vs_pixel_cnn']:.2f}x "
+            f"| {row['forward_gflop']:.1f} ({row['forward_gflop_profiled']:.1f} + "
+            f"{row['forward_gflop_recurrences_by_hand']:.1f}) | {row['training_gflop_per_second']:.1f} "
+            f"| {row['share_of_matmul_rate']:.0%} |"
+        )
+    lines += ["", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
+    return lines
+
+
 def _render_cyclegan(result):
     """Markdown lines for RESULTS.md: CycleGAN's translation measurements, its figure and the commands."""
     t, (a, b) = result["translation"], result["domain_names"]
@@ -245,7 +277,8 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
         name = os.path.basename(path)
         if name in _SECTIONS:
             render_section = {
-                "loop.json": _render_loop, "sampling.json": _render_sampling, "cyclegan.json": _render_cyclegan
+                "loop.json": _render_loop, "sampling.json": _render_sampling, "cyclegan.json": _render_cyclegan,
+                "train_speed.json": _render_train_speed,
             }.get(name, _render_serving)
             sections.append(render_section(result))
         else:

@@ -15,10 +15,11 @@ Every round calls every contender once, in turn (`common.interleaved_times`), so
 process slows a whole round alike; step time is the median over `--repeats` rounds, and each ratio to
 PixelCNN is the median of the per-round ratios. Forward FLOPs per batch: `tf.compat.v1.profiler`'s
 float-op count of the traced forward pass (`model(images)`; masked convolutions count their whole kernel,
-zeros included), plus, by hand, what runs inside the recurrences' `tf.while_loop`s, which the profiler does
-not see: per step, the state-to-state product (`2 * rows * inputs * 4 * hidden`, Row LSTM: rows = batch x
-width, inputs = 3 taps x hidden; Diagonal BiLSTM: rows = 2 directions x batch x height, inputs = 2 taps x
-hidden, for all `height + width - 1` skewed columns, padding included, as both layers compute them).
+zeros included), plus, by hand, what runs inside a `tf.while_loop` (Row LSTM, and the old Diagonal BiLSTM),
+which the profiler does not see: per step, the state-to-state product `2 * rows * inputs * 4 * hidden` (Row
+LSTM: rows = batch x width, inputs = 3 taps x hidden; old Diagonal BiLSTM: rows = 2 directions x batch x
+height, inputs = 2 taps x hidden, for all `height + width - 1` skewed columns, padding included). The new
+Diagonal BiLSTM is unrolled, so the profiler sees all of it (it computes only the image's pixels).
 Training FLOPs are taken as 3x forward (the backward pass of a product costs two products), so the share of
 the matmul rate is `3 * forward FLOPs / step seconds / matmul FLOP rate`. `--xla` adds the new Diagonal
 BiLSTM's step compiled with `tf.function(jit_compile=True)`, the alternative that was measured and not taken.
@@ -73,7 +74,7 @@ def build(name, image_shape):
 
 
 def recurrent_flops(model, batch_size):
-    """Forward FLOPs inside the recurrences' while loops, counted by hand (see the module docstring)."""
+    """Forward FLOPs of the state-to-state products of a recurrence run in a while loop, counted by hand."""
     height, width, _ = model.image_shape
     if isinstance(model, RowLSTM):
         per_layer = height * 2 * (batch_size * width) * (3 * model.hidden) * (4 * model.hidden)
@@ -90,7 +91,8 @@ def forward_flops(model, images):
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     profiled = tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
-    return int(profiled), int(recurrent_flops(model, int(images.shape[0])))
+    loops = any(op.type in ("While", "StatelessWhile") for op in graph.get_operations())
+    return int(profiled), int(recurrent_flops(model, int(images.shape[0]))) if loops else 0
 
 
 def _matmul_probe(size, calls):
@@ -145,8 +147,9 @@ def measure(repeats, batch_size, xla):
         "matmul_gflop_per_second": matmul_rate / 1e9,
         "load_average_before": list(load_before),
         "load_average_after": list(load_after),
-        "flops_counted": "forward: tf.compat.v1.profiler float ops of model(images) (masked kernels in full) plus "
-        "the recurrences' state-to-state products by hand (every skewed column, padding included); training = 3x forward",
+        "flops_counted": "forward: tf.compat.v1.profiler float ops of model(images) (masked kernels in full) plus, by "
+        "hand, the state-to-state products inside while loops (Row LSTM; old Diagonal BiLSTM: every skewed column, "
+        "padding included); training = 3x forward",
         "rows": rows,
     }
 

@@ -1,4 +1,31 @@
-"""PixelRNN: Row LSTM and Diagonal BiLSTM layers and models."""
+"""PixelRNN: Row LSTM and Diagonal BiLSTM layers and models.
+
+Design of the Diagonal BiLSTM layer (issue 16). The math is the paper's and the old layer's (kept as the
+tests' oracle in `tests/zoo/pixel/pixel_rnn_reference.py`; same variables, same outputs to float rounding);
+what changed is how it runs. Measured as the summed op times of a `RunMetadata` full trace of one forward and
+backward pass of one layer (batch 128, hidden 32, 28x28, 2 shared CPU cores; one change at a time):
+
+- old layer (a skew of 28 pads, an unskew of 28 slices, one `tf.scan` per direction over the 55 skewed
+  columns, a `conv1d` per step): 20.2 s, of which `StridedSliceGrad` 5.5 s (the gradient of the unskew's
+  slices) and `AssignAdd` 3.7 s (per-step kernel gradients accumulated in the loop);
+- skew and unskew by one pad and reshape, both directions stacked in one scan, the 2x1 state convolution as
+  one matmul of [above, left]: 17.4 s, no better, because `x[:, :-1]`-style slices remained and TF's CPU
+  `StridedSliceGrad` took up to a second per call (9.7 s in all); the same with `tf.slice` (gradient: a
+  `Pad`) everywhere: 7.5 s once the pixel-major layout (H, W, batch, channels) also cut the transposes
+  of the 55-column gate tensor from 2.2 s to 0.4 s;
+- unrolling the 55 columns in Python instead of `tf.scan`, which lets each column compute only its pixels
+  of the image (784 positions instead of 55 x 28 = 1540; the padding's states never reach a pixel): 5.5 s
+  (an unrolled loop that still sliced with `StridedSlice` had been 2.5x slower than the scan);
+- the input-to-state 1x1 convolutions fused into the per-column matmul ([pixel, above, left] times one
+  `(channels + 2 hidden, 4 hidden)` kernel per direction): 3.8 s, now mostly the matmuls themselves.
+  (About 1.3 s of each figure is the test harness: the random input and the loss.)
+
+Not taken: `tf.function(jit_compile=True)` (XLA) around the scan version was 1.4x slower than without it,
+and would tie training and export to XLA; see `benchmarks/train_speed.py` for the whole training step with
+and without it. The cost of unrolling is tracing: a 28x28 layer is about 1,000 ops forward, so the first
+call of a training step takes tens of seconds longer to trace. Whole-model step times, old and new side by
+side, are in `benchmarks/RESULTS.md` ("Training speed").
+"""
 
 import keras
 import tensorflow as tf
@@ -193,62 +220,48 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
 class _CachedPixelRNN:
     """A PixelRNN at one pixel, carrying the recurrent states forward instead of recomputing them.
 
-    The 7x7 first convolution and the input-to-state convolutions run per pixel from caches of their inputs.
-    Row LSTM: the state-to-state convolution of the previous row's hidden state is computed once per row;
-    each pixel then takes one LSTM step. Diagonal BiLSTM: the left-to-right LSTM takes one step per pixel
-    from the state above (previous row) and to the left (previous pixel); the right-to-left LSTM, which
-    reads the pixel to the right, runs over a row once it is finished, and its output reaches the next row,
-    exactly where the layer's one-row shift puts it.
+    What both kinds share: the 7x7 first convolution, the input-to-state convolutions, the output projections
+    and the head run per pixel from caches of their inputs; each layer's hidden and cell states are cached per
+    pixel, and the previous row's hidden states are kept for the next row. A subclass adds its layer's
+    recurrence (`_layer_step`) and what it keeps per row.
     """
 
-    def __init__(self, model, batch_size):
+    def __init__(self, model, batch_size, input_to_state):
         size = model.image_shape[:2]
         self.model, self.batch_size, self.num_pixels, self.width = model, batch_size, size[0] * size[1], size[1]
-        self.diagonal = isinstance(model, DiagonalBiLSTM)
         self.first = cached.PixelConv(model.first, size)
-        layers = model.recurrent_layers
-        i2s = [layer.input_to_state[0] if self.diagonal else layer.input_to_state for layer in layers]
-        self.input_to_state = [cached.PixelConv(conv, size) for conv in i2s]
-        self.projection = [cached.PixelConv(layer.output_projection, size) for layer in layers]
+        self.input_to_state = [cached.PixelConv(conv, size) for conv in input_to_state]
+        self.projection = [cached.PixelConv(layer.output_projection, size) for layer in model.recurrent_layers]
         self.head = [cached.PixelConv(layer, size) for layer in model.head]
-        if self.diagonal:
-            self.backward_input = [cached.RowConv(layer.input_to_state[1]) for layer in layers]
 
     def _zeros(self, *shape):
         return tf.zeros((self.batch_size,) + shape)
 
+    def _rows(self):
+        """Per layer, `(batch, width, hidden)` zeros: the state of the row above the image."""
+        return [self._zeros(self.width, self.model.hidden) for _ in range(self.model.num_layers)]
+
     def initial_state(self):
         hidden, layers = self.model.hidden, range(self.model.num_layers)
         caches = [self.model.color_channels] + [2 * hidden] * self.model.num_layers
-        state = {
+        return {
             "inputs": [cached.pixel_cache(self.batch_size, c, self.num_pixels) for c in caches],
             "hidden": [cached.pixel_cache(self.batch_size, hidden, self.num_pixels) for _ in layers],
             "cell": [cached.pixel_cache(self.batch_size, hidden, self.num_pixels) for _ in layers],
-            "above_hidden": [self._zeros(self.width, hidden) for _ in layers],
-            "above_cell": [self._zeros(self.width, hidden) for _ in layers],
+            "above_hidden": self._rows(),
         }
-        if self.diagonal:
-            state["above_backward"] = [self._zeros(self.width, hidden) for _ in layers]
-        return state
 
-    def row_start(self, state, row):
-        columns = lambda x: tf.transpose(x, [1, 0, 2])  # (width, batch, channels): a pixel reads its column.
-        if self.diagonal:
-            return {
-                "above": [columns(h) for h in state["above_hidden"]],
-                "backward": [columns(h) for h in state["above_backward"]],
-            }
-        return {
-            "state_gates": [
-                columns(tf.nn.conv1d(h, layer.state_kernel, stride=1, padding="SAME"))
-                for h, layer in zip(state["above_hidden"], self.model.recurrent_layers)
-            ],
-            "above_cell": [columns(c) for c in state["above_cell"]],
-        }
+    @staticmethod
+    def _columns(x):
+        return tf.transpose(x, [1, 0, 2])  # (width, batch, channels): a pixel reads its column.
 
     def _left(self, state, name, i, position, column):
         # The previous pixel of this row, or the zero state at the row's start.
         return state[name][i].read(tf.where(column > 0, position - 1, self.num_pixels))
+
+    def _layer_step(self, i, layer, gates, state, row_state, position, column):
+        """`(hidden, cell, output)` of recurrent layer `i` at the pixel, from its input-to-state `gates`."""
+        raise NotImplementedError
 
     def pixel(self, state, row_state, position, column, center):
         x = self.first(center, state["inputs"][0], position)
@@ -256,15 +269,7 @@ class _CachedPixelRNN:
         for i, layer in enumerate(self.model.recurrent_layers):
             inputs.append(x)
             gates = self.input_to_state[i](x, state["inputs"][i + 1], position)
-            if self.diagonal:
-                kernel = layer.state_kernels[0]
-                gates += tf.matmul(row_state["above"][i][column], kernel[0])
-                gates += tf.matmul(self._left(state, "hidden", i, position, column), kernel[1])
-                h, c = _lstm_update(gates, self._left(state, "cell", i, position, column))
-                out = h + row_state["backward"][i][column]
-            else:
-                h, c = _lstm_update(gates + row_state["state_gates"][i][column], row_state["above_cell"][i][column])
-                out = h
+            h, c, out = self._layer_step(i, layer, gates, state, row_state, position, column)
             hiddens.append(h)
             cells.append(c)
             x = x + self.projection[i](out)
@@ -281,19 +286,75 @@ class _CachedPixelRNN:
             cell=write(state["cell"], cells),
         )
 
-    def row_end(self, state, row, row_pixels):
+    def _finished_rows(self, caches, row):
+        """The row's values of each of `caches`, `(batch, width, channels)`."""
         positions = row * self.width + tf.range(self.width)
-        rows = lambda caches: [
-            tf.ensure_shape(tf.transpose(cache.gather(positions), [1, 0, 2]), [None, self.width, None])
-            for cache in caches
+        return [tf.ensure_shape(self._columns(cache.gather(positions)), [None, self.width, None]) for cache in caches]
+
+    def row_end(self, state, row, row_pixels):
+        return dict(state, above_hidden=self._finished_rows(state["hidden"], row))
+
+
+class _CachedRowLSTM(_CachedPixelRNN):
+    """Cached Row LSTM: the state-to-state convolution of the previous row's hidden state is computed once per
+    row; each pixel then takes one LSTM step with the cell state of the pixel above."""
+
+    def __init__(self, model, batch_size):
+        super().__init__(model, batch_size, [layer.input_to_state for layer in model.recurrent_layers])
+
+    def initial_state(self):
+        return dict(super().initial_state(), above_cell=self._rows())
+
+    def row_start(self, state, row):
+        return {
+            "state_gates": [
+                self._columns(tf.nn.conv1d(h, layer.state_kernel, stride=1, padding="SAME"))
+                for h, layer in zip(state["above_hidden"], self.model.recurrent_layers)
+            ],
+            "above_cell": [self._columns(c) for c in state["above_cell"]],
+        }
+
+    def _layer_step(self, i, layer, gates, state, row_state, position, column):
+        h, c = _lstm_update(gates + row_state["state_gates"][i][column], row_state["above_cell"][i][column])
+        return h, c, h
+
+    def row_end(self, state, row, row_pixels):
+        return dict(super().row_end(state, row, row_pixels), above_cell=self._finished_rows(state["cell"], row))
+
+
+class _CachedDiagonalBiLSTM(_CachedPixelRNN):
+    """Cached Diagonal BiLSTM: the left-to-right LSTM takes one step per pixel from the state above (previous
+    row) and to the left (previous pixel); the right-to-left LSTM, which reads the pixel to the right, runs
+    over a row once it is finished, and its output reaches the next row, exactly where the layer's one-row
+    shift puts it."""
+
+    def __init__(self, model, batch_size):
+        super().__init__(model, batch_size, [layer.input_to_state[0] for layer in model.recurrent_layers])
+        self.backward_input = [cached.RowConv(layer.input_to_state[1]) for layer in model.recurrent_layers]
+
+    def initial_state(self):
+        return dict(super().initial_state(), above_backward=self._rows())
+
+    def row_start(self, state, row):
+        return {
+            "above": [self._columns(h) for h in state["above_hidden"]],
+            "backward": [self._columns(h) for h in state["above_backward"]],
+        }
+
+    def _layer_step(self, i, layer, gates, state, row_state, position, column):
+        kernel = layer.state_kernels[0]
+        gates += tf.matmul(row_state["above"][i][column], kernel[0])
+        gates += tf.matmul(self._left(state, "hidden", i, position, column), kernel[1])
+        h, c = _lstm_update(gates, self._left(state, "cell", i, position, column))
+        return h, c, h + row_state["backward"][i][column]
+
+    def row_end(self, state, row, row_pixels):
+        state = super().row_end(state, row, row_pixels)
+        inputs = self._finished_rows(state["inputs"][1:], row)
+        state["above_backward"] = [
+            self._backward_row(layer, self.backward_input[i](x[:, None]), above)
+            for i, (layer, x, above) in enumerate(zip(self.model.recurrent_layers, inputs, state["above_backward"]))
         ]
-        state = dict(state, above_hidden=rows(state["hidden"]), above_cell=rows(state["cell"]))
-        if self.diagonal:
-            inputs = rows(state["inputs"][1:])
-            state["above_backward"] = [
-                self._backward_row(layer, self.backward_input[i](x[:, None]), above)
-                for i, (layer, x, above) in enumerate(zip(self.model.recurrent_layers, inputs, state["above_backward"]))
-            ]
         return state
 
     def _backward_row(self, layer, gates_in, above):
@@ -344,9 +405,6 @@ class _PixelRNN(AutoregressiveModel):
         h = self.head[0](tf.nn.relu(h))
         return self._output_logits(self.head[1](tf.nn.relu(h)))
 
-    def _cached_sampler(self, batch_size, labels):
-        return _CachedPixelRNN(self, batch_size)
-
     def get_config(self):
         config = super().get_config()
         config.update({"hidden": self.hidden, "num_layers": self.num_layers, "output_filters": self.output_filters})
@@ -383,6 +441,9 @@ class RowLSTM(_PixelRNN):
     def _make_layer(self):
         return RowLSTMLayer(self.hidden, 3, color_channels=self.color_channels)
 
+    def _cached_sampler(self, batch_size, labels):
+        return _CachedRowLSTM(self, batch_size)
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class DiagonalBiLSTM(_PixelRNN):
@@ -412,3 +473,6 @@ class DiagonalBiLSTM(_PixelRNN):
 
     def _make_layer(self):
         return DiagonalBiLSTMLayer(self.hidden, color_channels=self.color_channels)
+
+    def _cached_sampler(self, batch_size, labels):
+        return _CachedDiagonalBiLSTM(self, batch_size)
