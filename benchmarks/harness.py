@@ -43,7 +43,7 @@ _QUICK_CYCLEGAN = ("--steps_per_epoch=2", "--eval_take=100", "--translate_repeat
 _QUICK_LOOP = ("--steps=3", "--repeats=1")
 _QUICK_SERVING = ("--repeats=1", "--batch_sizes=1")
 _QUICK_SAMPLING = ("--batch_sizes=1", "--repeats=1", "--forward_repeats=1")
-_QUICK_TRAIN_SPEED = ("--repeats=1", "--noxla")
+_QUICK_TRAIN_SPEED = ("--repeats=1",)
 QUICK_OUTPUT_DIR = "runs/bench_quick"
 
 

@@ -51,7 +51,9 @@ _REPEATS = flags.DEFINE_integer("repeats", 15, "Interleaved rounds; medians are 
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Images per training step.")
 _MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 1024, "Side of the square float32 matmul of the FLOP-rate probe.")
 _MATMUL_CALLS = flags.DEFINE_integer("matmul_calls", 20, "Matmuls per round (their mean is one call).")
-_XLA = flags.DEFINE_bool("xla", True, "Also time the new Diagonal BiLSTM's step compiled by XLA (jit_compile).")
+_XLA = flags.DEFINE_bool(
+    "xla", False, "Also time the new Diagonal BiLSTM's step compiled by XLA (jit_compile; compiling takes tens of minutes)."
+)
 _OUT = flags.DEFINE_string("out", "benchmarks/results/train_speed.json", "Result JSON.")
 
 

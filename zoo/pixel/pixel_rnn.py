@@ -20,6 +20,10 @@ backward pass of one layer (batch 128, hidden 32, 28x28, 2 shared CPU cores; one
   `(channels + 2 hidden, 4 hidden)` kernel per direction): 3.8 s, now mostly the matmuls themselves.
   (About 1.3 s of each figure is the test harness: the random input and the loss.)
 
+The Row LSTM keeps its `tf.scan` over 28 rows: the same unrolling (the 1 x 3 state convolution as one matmul
+of three shifted copies of the row above, pixel-major rows) measured 1.0x its time (fwd + bwd of one layer,
+interleaved), so it did not pay for the longer trace.
+
 Not taken: `tf.function(jit_compile=True)` (XLA) around the scan version was 1.4x slower than without it,
 and would tie training and export to XLA; see `benchmarks/train_speed.py` for the whole training step with
 and without it. The cost of unrolling is tracing: a 28x28 layer is about 1,000 ops forward, so the first
@@ -72,12 +76,9 @@ def unskew(x, width):
     return _slice_last_but_one(x, width)
 
 
-def _select_rows(x, have, want, batch):
-    """Rows `want = (first, last)` of `x`, `(lead, rows * batch, channels)` holding rows `have`; zeros outside `have`.
-
-    Rows are blocks of `batch` along axis 1 (axis 0 when `x` has rank 4 and `batch` is 1: whole image rows).
-    """
-    axis = 1 if x.shape.rank == 3 else 0
+def _select_rows(x, have, want, batch, axis):
+    """Rows `want = (first, last)` of `x`, which holds rows `have` as blocks of `batch` along `axis`; zeros
+    outside `have`. Pads and `tf.slice`s only (see `_slice_last_but_one`)."""
     top, bottom = max(0, have[0] - want[0]), max(0, want[1] - have[1])
     if top or bottom:
         paddings = [[0, 0]] * x.shape.rank
@@ -191,15 +192,15 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
             inputs = tf.reshape(tf.slice(diagonal, [0, rows[0], 0], [-1, rows[1] - rows[0] + 1, -1]), [2, size, channels])
             # The input-to-state and 2x1 state-to-state convolutions as one matmul: the pixel itself, the one
             # above and the one to the left (rows r - 1 and r of the previous diagonal).
-            above = _select_rows(state[0], previous, (rows[0] - 1, rows[1] - 1), batch)
-            left, cell = (_select_rows(s, previous, rows, batch) for s in state)
+            above = _select_rows(state[0], previous, (rows[0] - 1, rows[1] - 1), batch, axis=1)
+            left, cell = (_select_rows(s, previous, rows, batch, axis=1) for s in state)
             gates = tf.matmul(tf.concat([inputs, above, left], axis=-1), kernels) + biases
             state, previous = _lstm_update(gates, cell), rows
-            hidden_columns.append(tf.reshape(_select_rows(state[0], rows, (0, height - 1), batch), [2, height, -1]))
+            hidden_columns.append(tf.reshape(_select_rows(state[0], rows, (0, height - 1), batch, axis=1), [2, height, -1]))
         hidden = tf.reshape(unskew(tf.stack(hidden_columns, axis=2), width), [2, height, width, batch, self.hidden])
         forward, backward = tf.unstack(hidden)
         # At row i the right-to-left LSTM has seen the pixels right of i on row i: shift it down one row.
-        backward = _select_rows(tf.reverse(backward, [1]), (0, height - 1), (-1, height - 2), 1)
+        backward = _select_rows(tf.reverse(backward, [1]), (0, height - 1), (-1, height - 2), 1, axis=0)
         return x + tf.transpose(self.output_projection(forward + backward), [2, 0, 1, 3])
 
     def _step_kernels(self):
