@@ -208,7 +208,8 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         kernels, biases = [], []
         for conv, state_kernel in zip(self.input_to_state, self.state_kernels):
             input_kernel = conv.kernel * conv.mask  # the type-B 1x1 mask: colour order inside the pixel
-            kernels.append(tf.concat([tf.reshape(input_kernel, input_kernel.shape[2:]), state_kernel[0], state_kernel[1]], 0))
+            taps = tf.reshape(state_kernel, [2 * self.hidden, 4 * self.hidden])  # above, then left
+            kernels.append(tf.concat([tf.reshape(input_kernel, input_kernel.shape[2:]), taps], 0))
             biases.append(tf.convert_to_tensor(conv.bias))
         return tf.stack(kernels), tf.reshape(tf.stack(biases), [2, 1, 4 * self.hidden])
 
