@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from trainers import data, local_fashion_mnist
+from trainers.data import records
 
 
 def _first(ds, n=2):
@@ -163,9 +164,9 @@ def test_same_seed_gives_the_same_shuffled_batches_as_the_per_example_pipeline()
 
 def test_datasets_without_fixed_shape_features_fall_back_to_as_dataset(monkeypatch):
     prep = data.Preprocessing("levels", num_levels=256)
-    kwargs = dict(batch_size=50, shuffle=False, with_labels=True, take=100)
+    kwargs = dict(batch_size=50, shuffle=False, with_labels=True, take=100, cache=False)
     fast = _batches(data.load("fashion_mnist", "test", prep, **kwargs))
-    monkeypatch.setattr(data, "_example_spec", lambda serialized_info: None)
+    monkeypatch.setattr(records, "_example_spec", lambda serialized_info: None)
     fallback = _batches(data.load("fashion_mnist", "test", prep, **kwargs))
     for (x, y), (fx, fy) in zip(fast, fallback, strict=True):
         np.testing.assert_array_equal(x, fx)
