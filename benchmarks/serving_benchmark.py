@@ -12,7 +12,8 @@ both are warmed up first:
   `model.complete(images, known_mask, seed=0)`, on the first `batch` test images with their top half known.
 
 The medians over the interleaved repeats and their ratio (SavedModel / Keras; goal <= 1.0) are recorded, with
-throughput = batch / median latency. Results go to `benchmarks/results/serving.json`;
+throughput = batch / median latency, and the ratio of each round's two calls (median and quartiles): on a
+shared machine whose load changes from second to second, back-to-back calls share it. Results go to `benchmarks/results/serving.json`;
 `python -m benchmarks.make_results` turns them into the markdown of `benchmarks/RESULTS.md`.
 """
 
@@ -47,7 +48,11 @@ def load_preset(name):
 
 
 def time_side_by_side(calls, repeats):
-    """Median seconds of each zero-argument callable in `calls` (a dict), interleaved over `repeats` rounds."""
+    """Seconds of each zero-argument callable in `calls` (a dict), interleaved over `repeats` rounds.
+
+    Returns `{key: [seconds of each round]}`; the calls of one round run back to back, so their ratio is taken
+    under the same load of a shared machine.
+    """
     for fn in calls.values():
         fn()  # Traces, and warms caches.
     times = {key: [] for key in calls}
@@ -56,7 +61,7 @@ def time_side_by_side(calls, repeats):
             start = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - start)
-    return {key: statistics.median(values) for key, values in times.items()}
+    return times
 
 
 def _completion_inputs(model, batch):
@@ -102,7 +107,10 @@ def benchmark(models, batch_sizes, repeats):
             signatures = tf.saved_model.load(saved_model.to_saved_model(model, base, name)).signatures
             for verb in ("sample", "complete") if kind == "autoregressive" else ("sample",):
                 for batch in batch_sizes:
-                    medians = time_side_by_side(_calls(model, signatures, verb, batch), repeats)
+                    times = time_side_by_side(_calls(model, signatures, verb, batch), repeats)
+                    medians = {key: statistics.median(values) for key, values in times.items()}
+                    ratios = [a / b for a, b in zip(times["saved_model"], times["keras"])]
+                    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
                     rows.append(
                         {
                             "model": name,
@@ -113,6 +121,8 @@ def benchmark(models, batch_sizes, repeats):
                             "keras_ms": 1000 * medians["keras"],
                             "saved_model_ms": 1000 * medians["saved_model"],
                             "saved_model_over_keras": medians["saved_model"] / medians["keras"],
+                            "round_ratio_median": statistics.median(ratios),
+                            "round_ratio_quartiles": [quartiles[0], quartiles[2]],
                             "keras_images_per_s": batch / medians["keras"],
                             "saved_model_images_per_s": batch / medians["saved_model"],
                             "repeats": repeats,
