@@ -161,7 +161,7 @@ def test_every_shuffled_epoch_is_a_new_seeded_permutation_of_the_examples():
         assert len(epoch) == 8
         assert sorted(x.tobytes() + bytes([int(y)]) for xs, ys in epoch for x, y in zip(xs, ys)) == examples
     assert not np.array_equal(epochs[0][0][1], epochs[1][0][1])
-    again = _batches(data.load("fashion_mnist", "train", prep, seed=3, **kwargs).repeat(), epochs=1)[:16]
+    again = _batches(data.load("fashion_mnist", "train", prep, seed=3, **kwargs).repeat().take(16))
     for (x, y), (ex, ey) in zip(again, epochs[0] + epochs[1], strict=True):
         np.testing.assert_array_equal(x, ex)
         np.testing.assert_array_equal(y, ey)
