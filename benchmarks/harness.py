@@ -29,7 +29,7 @@ _TRAIN_RUNS = (
 )
 _TFP_LEVELS = (2, 256)
 _LOOP_MODELS = ("gan", "vae", "dcgan", "pixel_cnn")
-_SERVING_MODELS = ("dcgan", "vae", "pixel_cnn")
+_SERVING_MODELS = ("dcgan", "gan", "vae", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")
 _SAMPLING_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")  # Its default --runs.
 TFP_REFERENCE = "tfp_pixel_cnn"
 CYCLEGAN = "cyclegan"  # trained and scored by its own script: it translates instead of sampling

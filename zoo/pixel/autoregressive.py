@@ -23,7 +23,11 @@ class AutoregressiveModel(PresetMixin, keras.Model):
     over the levels otherwise; `log_prob` is exact. Sampling and completion draw one sub-pixel at a time
     inside `tf.while_loop`s in one `tf.function`, so they export as a graph. By default they use the model's
     cached sampler (`_cached_sampler`, see `zoo.pixel.cached`), which computes each layer only at the pixel
-    being drawn; `method="naive"` reruns the whole network per sub-pixel and is the reference.
+    being drawn; `method="naive"` reruns the whole network per sub-pixel and is the reference. Every uniform
+    number a generation consumes is drawn before the loop (`_noise`), from one seed for the batch or one per
+    row: `sample_rows` and `complete_rows` answer each row exactly as a one-image call with its seed would, at
+    the cost of one batched call, for every subclass (a subclass whose draw needs more than one uniform per
+    sub-pixel raises `noise_per_subpixel` and overrides `_draw`).
 
     Metrics: `loss` and `nll` (negative log-likelihood, nats per image) and `bits_per_dim`.
     """
