@@ -247,24 +247,35 @@ def _render_cyclegan(result):
 
 
 def _render_serving(result):
-    """Markdown lines for RESULTS.md: a heading, a table of the medians, and the command that made them."""
+    """Markdown lines for RESULTS.md: a heading, a table of the medians and ratios, and the command."""
     lines = [
         "## Serving latency",
         "",
-        "`serving_default` (one image per row from a per-row seed) through the exported SavedModel, reloaded with "
-        "`tf.saved_model.load`, versus the Keras verb `model.sample(batch, seed)` called in Python. Median of "
-        f"{result['rows'][0]['repeats'] if result['rows'] else 0} interleaved calls after a warm-up; "
-        f"{result['weights']}; TensorFlow {result['tensorflow']}, {result['cpu_count']} CPUs, {result['date']}.",
+        "Each signature through the exported SavedModel, reloaded with `tf.saved_model.load`, versus the Keras verb "
+        "answering the same request in Python: `serving_default` (one seed per row) versus `model.sample(batch, "
+        "seed)`, and for autoregressive models `complete` (one seed per row; the top half of test images known) versus "
+        "`model.complete(images, known_mask, seed)`. Goal: SavedModel / Keras <= 1.0; beside the ratio of the "
+        "medians, the ratio of each round's two back-to-back calls. Medians of "
+        f"{result['rows'][0]['repeats'] if result['rows'] else 0} interleaved calls in one process after a warm-up; "
+        f"{result['weights']}; TensorFlow {result['tensorflow']}, {result.get('cores', result.get('cpu_count'))} "
+        f"cores, {result['date']}.",
         "",
-        "| model | family | batch | Keras ms | SavedModel ms | Keras images/s | SavedModel images/s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| model | family | verb | batch | Keras ms | SavedModel ms | SavedModel / Keras | per round: median "
+        "(quartiles) | SavedModel images/s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
-        lines.append(
-            f"| {row['model']} | {row['family']} | {row['batch']} | {row['keras_ms']:.1f} | {row['saved_model_ms']:.1f} "
-            f"| {row['keras_images_per_s']:.1f} | {row['saved_model_images_per_s']:.1f} |"
+        ratio = row.get("saved_model_over_keras", row["saved_model_ms"] / row["keras_ms"])
+        rounds = (
+            f"{row['round_ratio_median']:.2f} ({row['round_ratio_quartiles'][0]:.2f}-{row['round_ratio_quartiles'][1]:.2f})"
+            if "round_ratio_median" in row
+            else ""
         )
-    lines += ["", f"Reproduce: `{result['command'].strip()}`", ""]
+        lines.append(
+            f"| {row['model']} | {row['family']} | {row.get('verb', 'sample')} | {row['batch']} | {row['keras_ms']:.1f} "
+            f"| {row['saved_model_ms']:.1f} | {ratio:.2f} | {rounds} | {row['saved_model_images_per_s']:.1f} |"
+        )
+    lines += ["", f"Reproduce: `{result.get('benchmark_command', result.get('command')).strip()}`", ""]
     return lines
 
 

@@ -31,7 +31,8 @@ labels=[label])[0]`, `model.complete(images[i:i+1], known_mask[i:i+1], seed=s)[0
 `[s mod (2**31 - 1), 0]` (`zoo.ops.stateless_seed`), and the graph draws each row's noise from its own
 seed with the same stateless ops and shapes as a batch of one. Rows are therefore independent of each
 other and of the batch they are served in: server-side batching never changes an answer. The networks run
-on the whole batch at once; only the noise is drawn row by row. GAN `interpolate` follows the Keras
+on the whole batch at once; only the noise is drawn row by row (autoregressive models: all of it once,
+before the sampling loop, by their public `sample_rows` and `complete_rows`). GAN `interpolate` follows the Keras
 `interpolate(z0, z1, steps, method="slerp")` path: its k-th image is the row with `t = k / (steps - 1)`.
 
 Requests are checked inside the graph, so TF Serving answers a bad request with an error and never with a
@@ -267,34 +268,17 @@ def _vae_endpoints(model, num_importance_samples):
 
 
 # Autoregressive models.
-def _per_row_seed_loop(model, canvas, known, labels, seeds):
-    """The model's sampling loop (cached where it has one) with one seed per row: row i draws what a batch of
-    one draws.
-
-    The network runs on the whole batch at each sub-pixel; each row's draw uses its own seed folded with
-    the position, with the shapes of a batch of one, so row i equals `model.complete(row i, seed=s_i)`.
-    """
-
-    def draw(step_logits, position):
-        return tf.map_fn(
-            lambda a: model._draw(a[0][None], tf.random.experimental.stateless_fold_in(a[1], position))[0],
-            (step_logits, seeds),
-            fn_output_signature=tf.int32,
-        )
-
-    return model._sampling_loop(canvas, known, labels, None, draw=draw)
-
-
 def _autoregressive_endpoints(model):
+    """`sample_rows`, `complete_rows` and `log_prob` of the model: its public per-row verbs, with in-graph checks."""
     levels_spec = _spec((None,) + model.image_shape, tf.int32, "images")
     top = model.num_levels - 1
 
     def sample(seed, labels=None):
-        seeds = _row_seeds(seed)
+        checks = [tf.debugging.assert_positive(tf.size(seed), message="`seed` must have at least one row")]
+        with tf.control_dependencies(checks):
+            seed = tf.identity(seed)
         labels = _check_labels(model, labels, tf.size(seed))
-        canvas = tf.zeros(tf.concat([tf.shape(seed), model.image_shape], 0), tf.int32)
-        known = tf.zeros_like(canvas, tf.bool)
-        return _levels_outputs(model, _per_row_seed_loop(model, canvas, known, labels, seeds))
+        return _levels_outputs(model, model.sample_rows(seed, labels=labels))
 
     def complete(images, known_mask, seed, labels=None):
         images = _check_images(model, images, 0, top)
@@ -304,15 +288,13 @@ def _autoregressive_endpoints(model):
             tf.debugging.assert_equal(tf.size(seed), rows, message="`seed` must have one entry per row of `images`"),
         ]
         with tf.control_dependencies(checks):
-            seeds = _row_seeds(seed)
+            seed = tf.identity(seed)
         labels = _check_labels(model, labels, rows)
-        canvas = tf.where(known_mask, images, tf.zeros_like(images))
-        return _levels_outputs(model, _per_row_seed_loop(model, canvas, known_mask, labels, seeds))
+        return _levels_outputs(model, model.complete_rows(images, known_mask, seed, labels=labels))
 
     def log_prob(images, labels=None):
         images = _check_images(model, images, 0, top)
-        labels = _check_labels(model, labels, tf.shape(images)[0])
-        nats = model._distribution(model._logits(model._to_unit(images), labels)).log_prob(images)
+        nats = model.log_prob(images, labels=_check_labels(model, labels, tf.shape(images)[0]))
         return {"log_prob": nats, "bits_per_dim": ops.bits_per_dim(-nats, model.image_shape)}
 
     seed_spec = _spec((None,), tf.int64, "seed")

@@ -57,9 +57,12 @@ class StopOnNaN(keras.callbacks.Callback):
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """`keras.callbacks.BackupAndRestore` that checks what it restores and loses no completed epoch.
 
-    After each epoch the model's weights with its optimizers' state, the epoch number and the metrics of every
-    completed epoch go to `backup_dir`; a rerun of the same training restores them and continues at the next
-    epoch. A kill, a torn copy or a damaged disk costs at most the epoch in progress:
+    After each epoch the model's weights with its optimizers' state, the state of every random stream of the
+    model (its `keras.random.SeedGenerator`s: GAN latents, VAE reparameterisation noise, dropout; see
+    `random_state`), the epoch number and the metrics of every completed epoch go to `backup_dir`; a rerun of the
+    same training restores them and continues at the next epoch. With the input pipeline replayed to the same
+    batch (`trainers.train_lib` does), a run killed and rerun ends bit-identical to one never interrupted. A
+    kill, a torn copy or a damaged disk costs at most the epoch in progress:
 
     - Every file is written under a temporary name and renamed. `training_metadata.json` is renamed last and
       holds the SHA-256 of `latest.weights.h5`, so it commits the save: weights that do not match it (a kill
@@ -68,7 +71,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
       the latest backup, then the previous one, then the complete models in `fallback_dir` (`epoch_NNNN.keras`
       of `EpochCheckpoint`, newest first). Every unusable candidate is reported (a logged warning, and
       `problems`) and renamed `*.corrupt`: kept for inspection, never copied over a good backup. With none
-      usable, training starts again from the first epoch.
+      usable, training starts again from the first epoch. (An `epoch_NNNN.keras` holds no random state: a
+      resume from one continues with the model's seeds as built, so it is not bit-identical.)
     - The metrics history is part of the backup: `history_path` (a CSV, one row per epoch) is rewritten from
       it after every save and at every restore, so it lists each epoch of the restored state exactly once,
       whichever checkpoint training resumed from.
@@ -102,8 +106,30 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.history = []
         self.problems = []
         self.restored_from = None
+        self._restored_before_fit = False
+
+    def restore(self, model):
+        """Restores the newest usable backup into `model` now, before `fit`; returns the epoch it resumes at.
+
+        What `fit` would do at its start, done early so that the caller can position its input pipeline at that
+        epoch's first batch; the next `fit` with this callback then does not restore again.
+
+        Example:
+            >>> start = backup.restore(model)  # 0 for a fresh run
+            >>> model.fit(train_ds.skip(start * steps_per_epoch), steps_per_epoch=steps_per_epoch, callbacks=[backup])
+        """
+        self.set_model(model)
+        self._restore()
+        self._restored_before_fit = True
+        return self.restored_epoch
 
     def on_train_begin(self, logs=None):
+        if self._restored_before_fit:
+            self._restored_before_fit = False
+            return
+        self._restore()
+
+    def _restore(self):
         if not self.model.built:
             raise ValueError("ResumableBackup restores weights before the first step: build the model before `fit`.")
         optimizer = self.model.optimizer
@@ -124,6 +150,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                     known_history = info.get("history")
                 _check_weights(weights, info.get("weights_sha256"))
                 _load_weights(self.model, weights, verified="weights_sha256" in info)
+                set_random_state(self.model, info.get("random_state", {}))
             except _Unusable as e:
                 self._discard(name, (weights, metadata), e)
                 continue
@@ -185,6 +212,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
             "weights_sha256": digest,
+            "random_state": random_state(self.model),
             "history": self.history,
         }
         _atomic_write_json(self._training_metadata_path, metadata)
@@ -205,6 +233,26 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def restored_epoch(self):
         """The epoch training resumed at (0 for a fresh run)."""
         return getattr(self.model, "_initial_epoch", None) or 0
+
+
+def _seed_states(model):
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def random_state(model):
+    """The state of every `keras.random.SeedGenerator` of `model`, `{variable path: [two ints]}` (JSON-ready).
+
+    `save_weights` leaves these out, yet they decide the noise of every later training step (GAN latents and
+    gradient-penalty mixes, VAE reparameterisation noise, dropout masks): a resumed run needs them back.
+    """
+    return {v.path: [int(x) for x in np.asarray(v.numpy()).reshape(-1)] for v in _seed_states(model)}
+
+
+def set_random_state(model, state):
+    """Assigns what `random_state` returned to the model's seed generators; paths it does not hold are left."""
+    for variable in _seed_states(model):
+        if variable.path in state:
+            variable.assign(np.asarray(state[variable.path], variable.dtype))
 
 
 def backed_up_epoch(backup_dir):

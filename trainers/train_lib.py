@@ -220,9 +220,12 @@ def train_and_evaluate(config: TrainConfig):
         # TPUs compile for static shapes: there the evaluation drops the last partial batch.
         test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take,
                             drop_remainder=True if cfg.strategy == "tpu" else None, **load)
-    if cfg.steps_per_epoch is not None:
+    # One seeded stream of batches over all epochs, so that a resumed run can replay it to where it stopped.
+    steps_per_epoch = cfg.steps_per_epoch or int(train_ds.cardinality())
+    if steps_per_epoch > 0:
         train_ds = train_ds.repeat()
-    train_ds, test_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(test_ds)
+    else:  # An unknown length (an unpaired dataset whose classes could not be counted): epoch by epoch.
+        steps_per_epoch = None
     with strategy.scope():
         model = build_model(cfg, shape, classes)
 
@@ -233,6 +236,13 @@ def train_and_evaluate(config: TrainConfig):
         fallback_dir=os.path.join(cfg.workdir, "checkpoints"),
         chief=chief,
     )
+    start_epoch = backup.restore(model)
+    if steps_per_epoch:
+        # Replays the batches of the restored epochs (their shuffles and stochastic binarizations), so that with the
+        # restored weights, optimizers and noise streams the run goes on exactly as if never interrupted. Costs one
+        # pass of the pipeline per restored epoch, no training step.
+        train_ds = train_ds.skip(start_epoch * steps_per_epoch)
+    train_ds, test_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(test_ds)
     throughput = zoo_callbacks.Throughput(cfg.batch_size)
     callbacks = [
         nan_guard,
@@ -272,7 +282,7 @@ def train_and_evaluate(config: TrainConfig):
     history = model.fit(
         train_ds,
         epochs=cfg.epochs,
-        steps_per_epoch=cfg.steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,  # The tf.data pipeline shuffles with the seed.
         verbose=cfg.verbose,

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from trainers import data, local_fashion_mnist
+from trainers.data import records
 
 
 def _first(ds, n=2):
@@ -149,23 +150,40 @@ def test_batched_decoding_gives_the_tfds_examples_in_the_tfds_order():
         np.testing.assert_array_equal(y, ry)
 
 
-def test_same_seed_gives_the_same_shuffled_batches_as_the_per_example_pipeline():
-    prep = data.Preprocessing("unit")
-    ours = _batches(
-        data.load("fashion_mnist", "train", prep, batch_size=64, seed=3, take=512, with_labels=True), epochs=2
-    )
-    reference = _tfds_reference("train", prep, batch_size=64, seed=3, take=512, epochs=2)
-    assert len(ours) == 16
-    for (x, y), (rx, ry) in zip(ours, reference, strict=True):
-        np.testing.assert_array_equal(x, rx)
-        np.testing.assert_array_equal(y, ry)
+def test_every_shuffled_epoch_is_a_new_seeded_permutation_of_the_examples():
+    prep = data.Preprocessing("levels", num_levels=256)  # The uint8 values themselves.
+    (images, labels), = _tfds_reference("train", prep, batch_size=512, take=512)
+    examples = sorted(x.tobytes() + bytes([int(y)]) for x, y in zip(images, labels))
+    kwargs = dict(batch_size=64, take=512, with_labels=True)
+    ds = data.load("fashion_mnist", "train", prep, seed=3, **kwargs)
+    epochs = [_batches(ds) for _ in range(2)]
+    for epoch in epochs:
+        assert len(epoch) == 8
+        assert sorted(x.tobytes() + bytes([int(y)]) for xs, ys in epoch for x, y in zip(xs, ys)) == examples
+    assert not np.array_equal(epochs[0][0][1], epochs[1][0][1])
+    again = _batches(data.load("fashion_mnist", "train", prep, seed=3, **kwargs).repeat().take(16))
+    for (x, y), (ex, ey) in zip(again, epochs[0] + epochs[1], strict=True):
+        np.testing.assert_array_equal(x, ex)
+        np.testing.assert_array_equal(y, ey)
+
+
+def test_a_new_pipeline_starts_from_the_kept_decoded_split():
+    prep = data.Preprocessing("levels", num_levels=256)
+    kwargs = dict(batch_size=100, shuffle=False, with_labels=True)
+    kept = _batches(data.load("fashion_mnist", "test", prep, **kwargs))
+    records.forget_decoded_in_memory()  # As a new process: the split is read back from disk.
+    for (x, y), (dx, dy) in zip(kept, _batches(data.load("fashion_mnist", "test", prep, cache=False, **kwargs)), strict=True):
+        np.testing.assert_array_equal(x, dx)
+        np.testing.assert_array_equal(y, dy)
+    files = os.listdir(os.path.join(data.builder("fashion_mnist").data_path, "decoded"))
+    assert any(name.startswith("test-") and name.endswith(".images.npy") for name in files)
 
 
 def test_datasets_without_fixed_shape_features_fall_back_to_as_dataset(monkeypatch):
     prep = data.Preprocessing("levels", num_levels=256)
-    kwargs = dict(batch_size=50, shuffle=False, with_labels=True, take=100)
+    kwargs = dict(batch_size=50, shuffle=False, with_labels=True, take=100, cache=False)
     fast = _batches(data.load("fashion_mnist", "test", prep, **kwargs))
-    monkeypatch.setattr(data, "_example_spec", lambda serialized_info: None)
+    monkeypatch.setattr(records, "_example_spec", lambda serialized_info: None)
     fallback = _batches(data.load("fashion_mnist", "test", prep, **kwargs))
     for (x, y), (fx, fy) in zip(fast, fallback, strict=True):
         np.testing.assert_array_equal(x, fx)

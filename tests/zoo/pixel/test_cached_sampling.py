@@ -50,3 +50,38 @@ def test_cached_is_the_default_and_naive_stays_available():
     np.testing.assert_array_equal(model.sample(3, seed=1).numpy(), model.sample(3, seed=1, method="cached").numpy())
     with pytest.raises(ValueError, match="`method` must be 'auto', 'cached' or 'naive'"):
         model.sample(3, seed=1, method="fast")
+
+
+@pytest.mark.parametrize("method", ["cached", "naive"])
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_rows_equal_one_image_calls(name, method):
+    """`sample_rows`/`complete_rows` row i is exactly the one-image call with seed i, whatever the batch."""
+    model = _model(name, (2, 3, 3), 256)
+    seeds = np.array([5, -3, 2**40 + 11], np.int64)
+    labels = np.array([2, 0, 1], np.int32) if model.num_classes else None
+    row_labels = [None] * 3 if labels is None else [labels[i : i + 1] for i in range(3)]
+    rows = model.sample_rows(seeds, labels=labels, method=method).numpy()
+    singles = [model.sample(1, seed=int(s), labels=row_labels[i], method=method).numpy()[0] for i, s in enumerate(seeds)]
+    np.testing.assert_array_equal(rows, np.stack(singles))
+    assert len(np.unique(rows)) > 1
+
+    known = np.random.default_rng(0).random(rows.shape) < 0.5
+    completed = model.complete_rows(rows[::-1], known, seeds, labels=labels, method=method).numpy()
+    singles = [
+        model.complete(rows[::-1][i : i + 1], known[i : i + 1], seed=int(s), labels=row_labels[i], method=method).numpy()[0]
+        for i, s in enumerate(seeds)
+    ]
+    np.testing.assert_array_equal(completed, np.stack(singles))
+    np.testing.assert_array_equal(completed[known], rows[::-1][known])
+
+
+def test_bad_seeds_get_a_clear_error():
+    model = _model("pixel_cnn", (4, 4, 1), 2)
+    with pytest.raises(TypeError, match="`seeds` must hold ints"):
+        model.sample_rows([0.5, 1.5])
+    with pytest.raises(ValueError, match=r"`seeds` must have shape \(batch,\)"):
+        model.sample_rows([[1, 2]])
+    with pytest.raises(ValueError, match="`seeds` must have at least one entry"):
+        model.sample_rows(np.zeros([0], np.int64))
+    with pytest.raises(ValueError, match="`seeds` must have one entry per image"):
+        model.complete_rows(np.zeros([2, 4, 4, 1], np.int32), np.zeros([4, 4], bool), [1, 2, 3])
