@@ -58,8 +58,8 @@ class HarnessConfig:
     Args:
         models: only the steps that measure one of these models (registered names, or "tfp_pixel_cnn", the
             reference, which also follows "pixel_cnn" since it trains for `pixel_cnn`'s wall time); training
-            steps are narrowed to them. The loop, serving and sampling benchmarks, whose one result file holds
-            every model they measure, run whole when they involve one. None: everything.
+            steps are narrowed to them. The loop, serving, sampling and training-speed benchmarks, whose one
+            result file holds every model they measure, run whole when they involve one. None: everything.
         quick: a smoke run of every step on a few batches (each script's quick-check flags), written under
             `output_dir` (default `runs/bench_quick`), never over `benchmarks/results`. Still minutes per
             autoregressive model: sampling is not shortened.

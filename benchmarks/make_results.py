@@ -5,6 +5,7 @@
 
 import glob
 import json
+import statistics
 import os
 
 from absl import app, flags
@@ -183,6 +184,8 @@ def _render_sampling(result):
 def _render_train_speed(result):
     """Markdown lines for RESULTS.md: training step time of the autoregressive models against a dense matmul."""
     load = lambda values: ", ".join(f"{v:.1f}" for v in values)
+    times = {row["model"]: row["step_seconds_all"] for row in result["rows"]}
+    old_over_new = statistics.median(o / n for o, n in zip(times["diagonal_bilstm_old_layers"], times["diagonal_bilstm"]))
     lines = [
         "## Training speed of the autoregressive models",
         "",
@@ -190,20 +193,26 @@ def _render_train_speed(result):
         "binarized Fashion-MNIST images, every model at its benchmark configuration, all in one process: each of "
         f"{result['repeats']} rounds times every model once in turn, plus {result['matmul_size']}x"
         f"{result['matmul_size']} float32 matmuls; medians, and the median of the per-round ratios to PixelCNN. "
-        f"`diagonal_bilstm_old_layers` is the Diagonal BiLSTM before issue 16 (the tests' oracle), "
-        "`diagonal_bilstm_xla` the new one's step under `tf.function(jit_compile=True)`. FLOPs: "
+        f"`diagonal_bilstm_old_layers` is the Diagonal BiLSTM before issue 16 (the tests' oracle)"
+        + (", `diagonal_bilstm_xla` the new one's step under `tf.function(jit_compile=True)`" if "diagonal_bilstm_xla" in times else "")
+        + f"; old over new, median of the rounds: {old_over_new:.2f}x. FLOPs: "
         f"{result['flops_counted']}. Dense matmul rate in the same run: {result['matmul_gflop_per_second']:.1f} "
         f"GFLOP/s. Load average (1, 5, 15 min) before: {load(result['load_average_before'])}, after: "
         f"{load(result['load_average_after'])} on {result['cores']} cores (a shared machine: compare the ratios, "
         f"not the seconds). {result['date']}. What each change of the Diagonal BiLSTM layer measured is in "
         "`zoo/pixel/pixel_rnn.py`'s module docstring.",
         "",
-        "| model | step s | images/s | vs PixelCNN | forward GFLOP (profiled + recurrences) | training GFLOP/s | share of matmul rate |",
+        "| model | step s | images/s | vs PixelCNN (quartiles of the rounds) | forward GFLOP (profiled + recurrences) "
+        "| training GFLOP/s | share of matmul rate |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    pixel_cnn = times["pixel_cnn"]
     for row in result["rows"]:
+        ratios = [t / p for t, p in zip(row["step_seconds_all"], pixel_cnn)]
+        low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
         lines.append(
-            f"| {row['model']} | {row['step_seconds']:.2f} | {row['images_per_second']:.0f} | {row['vs_pixel_cnn']:.2f}x "
+            f"| {row['model']} | {row['step_seconds']:.2f} | {row['images_per_second']:.0f} "
+            f"| {row['vs_pixel_cnn']:.2f}x ({low:.2f}-{high:.2f}) "
             f"| {row['forward_gflop']:.1f} ({row['forward_gflop_profiled']:.1f} + "
             f"{row['forward_gflop_recurrences_by_hand']:.1f}) | {row['training_gflop_per_second']:.1f} "
             f"| {row['share_of_matmul_rate']:.0%} |"

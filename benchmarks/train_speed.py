@@ -22,7 +22,8 @@ height, inputs = 2 taps x hidden, for all `height + width - 1` skewed columns, p
 Diagonal BiLSTM is unrolled, so the profiler sees all of it (it computes only the image's pixels).
 Training FLOPs are taken as 3x forward (the backward pass of a product costs two products), so the share of
 the matmul rate is `3 * forward FLOPs / step seconds / matmul FLOP rate`. `--xla` adds the new Diagonal
-BiLSTM's step compiled with `tf.function(jit_compile=True)`, the alternative that was measured and not taken.
+BiLSTM's step compiled with `tf.function(jit_compile=True)` (off by default: compiling the unrolled step
+took more than 20 minutes on the shared 2-core machine).
 Results go to `benchmarks/results/train_speed.json` with the load average before and after;
 `python -m benchmarks.make_results` renders them (issue 16).
 """

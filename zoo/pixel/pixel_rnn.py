@@ -24,9 +24,10 @@ The Row LSTM keeps its `tf.scan` over 28 rows: the same unrolling (the 1 x 3 sta
 of three shifted copies of the row above, pixel-major rows) measured 1.0x its time (fwd + bwd of one layer,
 interleaved), so it did not pay for the longer trace.
 
-Not taken: `tf.function(jit_compile=True)` (XLA) around the scan version was 1.4x slower than without it,
-and would tie training and export to XLA; see `benchmarks/train_speed.py` for the whole training step with
-and without it. The cost of unrolling is tracing: a 28x28 layer is about 1,000 ops forward, so the first
+Not taken: `tf.function(jit_compile=True)` (XLA) around the scan version was 1.4x slower than without it
+(interleaved wall times of one layer's forward and backward), and would tie training and export to XLA; on
+the unrolled layer, XLA's compilation of the whole training step (`benchmarks/train_speed.py --xla`) had not
+finished after 20 minutes on the loaded machine. The cost of unrolling is tracing: a 28x28 layer is about 1,000 ops forward, so the first
 call of a training step takes tens of seconds longer to trace. Whole-model step times, old and new side by
 side, are in `benchmarks/RESULTS.md` ("Training speed").
 """
