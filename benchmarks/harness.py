@@ -29,7 +29,7 @@ _TRAIN_RUNS = (
 )
 _TFP_LEVELS = (2, 256)
 _LOOP_MODELS = ("gan", "vae", "dcgan", "pixel_cnn")
-_SERVING_MODELS = ("dcgan", "gan", "vae", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")
+_SERVING_MODELS = ("dcgan", "vae", "pixel_cnn")
 _SAMPLING_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")  # Its default --runs.
 _TRAIN_SPEED_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")
 TFP_REFERENCE = "tfp_pixel_cnn"
