@@ -154,6 +154,8 @@ def _render_loop(result):
             f"| {cold:,.0f} | {cold / r['train_images_per_second']:.1f} |"
         )
     lines += ["", f"Reproduce: `{result.get('benchmark_command', result.get('command'))}`", ""]
+    if result.get("note"):
+        lines += [f"Note: {result['note']}" + (f" (`{result['pixel_cnn_command']}`)" if result.get("pixel_cnn_command") else ""), ""]
     return lines
 
 
