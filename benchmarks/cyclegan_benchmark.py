@@ -18,6 +18,7 @@ from absl import app, flags
 
 from benchmarks import common
 from trainers import data, eval_lib, train_lib, visualize
+from zoo.utils import atomic
 
 _ROOT = flags.DEFINE_string("workdir_root", "runs/bench", "Where the training work directory goes.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/cyclegan.json", "The result JSON.")
@@ -90,8 +91,7 @@ def benchmark():
         **common.provenance("benchmarks.cyclegan_benchmark"),
     }
     os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
     return result
 
 

@@ -34,6 +34,7 @@ from benchmarks import common
 from trainers import callbacks as zoo_callbacks
 from trainers import data, train_lib
 from trainers.data import records
+from zoo.utils import atomic
 
 _MODELS = flags.DEFINE_list(
     "models",
@@ -154,8 +155,7 @@ def main(argv):
         **common.provenance("benchmarks.loop_benchmark"),
     }
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import os
 
 from absl import app, flags
 
+from zoo.utils import atomic
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
 # Results of other shapes: benchmarks/loop_benchmark.py and benchmarks/serving_benchmark.py write them.
@@ -311,8 +313,7 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
             results.append(result)
     text = render(results, sections, base=os.path.dirname(os.path.abspath(out)))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(text)
+    atomic.write_text(out, text)
     return len(results) + len(sections)
 
 

@@ -12,7 +12,7 @@ Flags only; the plan and the runner are `benchmarks.harness`.
 from absl import app, flags
 
 from benchmarks import harness
-from trainers import cli
+from zoo.utils import cli
 
 _MODELS = flags.DEFINE_list("models", None, "Only the steps that measure these models (default: all).")
 _QUICK = flags.DEFINE_bool("quick", False, "Smoke run of every step on a few batches, written under --output_dir.")

@@ -31,6 +31,7 @@ from absl import app, flags
 
 from benchmarks import common
 from trainers import registry
+from zoo.utils import atomic
 
 _RUNS = flags.DEFINE_list(
     "runs", ["pixel_cnn", "gated_pixel_cnn", "pixel_cnn_256levels", "row_lstm", "diagonal_bilstm"],
@@ -109,8 +110,7 @@ def main(argv):
         **common.provenance("benchmarks.sampling_benchmark"),
     }
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
     print(f"wrote {_OUT.value}")
 
 

@@ -28,6 +28,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
+from zoo.utils import atomic
 
 _MODELS = flags.DEFINE_list(
     "models",
@@ -103,7 +104,7 @@ def benchmark(models, batch_sizes, repeats):
             model, preset = load_preset(name)
             if getattr(model, "num_classes", None):
                 raise app.UsageError(f"--models: {name} is class-conditional; time unconditional presets.")
-            kind = saved_model.family(model)
+            kind = saved_model.signature_family(model)
             signatures = tf.saved_model.load(saved_model.to_saved_model(model, base, name)).signatures
             for verb in ("sample", "complete") if kind == "autoregressive" else ("sample",):
                 for batch in batch_sizes:
@@ -147,9 +148,7 @@ def main(argv):
         raise app.UsageError("--repeats and every --batch_sizes entry must be >= 1.")
     result = benchmark(_MODELS.value, batch_sizes, _REPEATS.value)
     os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
-    with open(_OUT.value + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(_OUT.value + ".tmp", _OUT.value)
+    atomic.write_json(_OUT.value, result, indent=2)
     print(json.dumps(result))
 
 

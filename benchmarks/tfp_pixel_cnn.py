@@ -28,6 +28,7 @@ from tensorflow_probability.python.internal import tf_keras
 
 from benchmarks import common
 from trainers import data, registry, visualize
+from zoo.utils import atomic
 
 _NUM_LEVELS = flags.DEFINE_integer("num_levels", 2, "Quantisation levels of the data (2 = binarized, as pixel_cnn).")
 _NUM_RESNET = flags.DEFINE_integer("num_resnet", 1, "Residual blocks per hierarchy.")
@@ -122,8 +123,7 @@ def main(argv):
         "tensorflow_probability": tfp.__version__,
     }
     os.makedirs(_OUT.value, exist_ok=True)
-    with open(os.path.join(_OUT.value, f"{run}.json"), "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    atomic.write_json(os.path.join(_OUT.value, f"{run}.json"), result, indent=2, sort_keys=True)
     print(json.dumps(result, sort_keys=True))
 
 

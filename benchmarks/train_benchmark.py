@@ -20,6 +20,7 @@ from absl import app, flags
 
 from benchmarks import common
 from trainers import data, eval_lib, train_lib, visualize
+from zoo.utils import atomic
 
 _MODELS = flags.DEFINE_list("models", ["vae"], "Registered models to benchmark.")
 _NUM_LEVELS = flags.DEFINE_integer("num_levels", None, "Override the quantisation levels (e.g. 256).")
@@ -122,8 +123,7 @@ def quality(name, num_levels=None):
     result["eval_command"] = (
         f"python -m trainers.evaluate --workdir={config.workdir} --num_samples={config.num_samples} --take={config.take}"
     )
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    atomic.write_json(path, result, indent=2, sort_keys=True)
     return result
 
 
@@ -172,8 +172,7 @@ def benchmark(name, num_levels=None):
         **common.provenance("benchmarks.train_benchmark"),
     }
     os.makedirs(_OUT.value, exist_ok=True)
-    with open(os.path.join(_OUT.value, f"{run}.json"), "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    atomic.write_json(os.path.join(_OUT.value, f"{run}.json"), result, indent=2, sort_keys=True)
     return result
 
 

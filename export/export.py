@@ -18,7 +18,7 @@ from typing import Optional
 
 from absl import app, flags
 
-from trainers import cli
+from zoo.utils import cli
 
 
 @dataclasses.dataclass
@@ -88,7 +88,7 @@ def export_model(config: ExportConfig):
         num_importance_samples=cfg.num_importance_samples,
         serving_base_path=cfg.serving_base_path,
     )
-    kind = saved_model.family(model)
+    kind = saved_model.signature_family(model)
     return {
         "export_dir": path,
         "models_config": os.path.join(cfg.export_dir, saved_model.MODELS_CONFIG),

@@ -61,6 +61,7 @@ from zoo import ops
 from zoo.gan.cyclegan import CycleGAN
 from zoo.gan.gan import GAN
 from zoo.pixel.autoregressive import AutoregressiveModel
+from zoo.utils import atomic
 from zoo.vae.vae import VAE
 
 #: The signatures of each family, in the order they are registered (`sample` is also `serving_default`).
@@ -76,8 +77,8 @@ MODELS_CONFIG = "models.config"
 _MAX_SEED = 2**31 - 1  # zoo.ops.stateless_seed reduces an int seed modulo this.
 
 
-def family(model):
-    """The export family of `model`: "gan", "vae", "autoregressive" or "cyclegan".
+def signature_family(model):
+    """Which signatures `model` is exported with: "gan", "vae", "autoregressive" or "cyclegan" (see `SIGNATURES`).
 
     Raises:
         TypeError: `model` is not a zoo generative model.
@@ -129,15 +130,6 @@ def _check_images(model, images, low, high):
         return tf.identity(images)
 
 
-def _check_z(model, z, name="z"):
-    checks = [
-        tf.debugging.assert_equal(tf.shape(z)[1], model.latent_dim, message=f"`{name}` must have shape (batch, {model.latent_dim})"),
-        tf.debugging.assert_all_finite(z, message=f"`{name}` must be finite"),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(z)
-
-
 def _to_uint8(unit_images):
     return tf.cast(tf.round(tf.clip_by_value(unit_images, 0.0, 1.0) * 255.0), tf.uint8)
 
@@ -167,14 +159,15 @@ def _gan_endpoints(model):
         seeds = _row_seeds(seed)
         # One `latents(1, seed=s)` per row: stateless_normal of shape (1, d) from the row's own seed.
         z = tf.map_fn(lambda s: model.latents(1, seed=s)[0], seeds, fn_output_signature=tf.float32)
-        return _symmetric_outputs(model._g(z, _check_labels(model, labels, tf.size(seed))))
+        return _symmetric_outputs(model.generate(z, _check_labels(model, labels, tf.size(seed))))
 
     def generate(z, labels=None):
-        z = _check_z(model, z)
-        return _symmetric_outputs(model._g(z, _check_labels(model, labels, tf.shape(z)[0])))
+        # `GAN.generate` asserts in the graph that `z` is finite and latent_dim wide.
+        return _symmetric_outputs(model.generate(z, _check_labels(model, labels, tf.shape(z)[0])))
 
     def interpolate(z0, z1, t, labels=None):
-        z0, z1 = _check_z(model, z0, "z0"), _check_z(model, z1, "z1")
+        z0 = ops.check_latents(z0, latent_dim=model.latent_dim, name="z0")
+        z1 = ops.check_latents(z1, latent_dim=model.latent_dim, name="z1")
         rows = tf.shape(z0)[0]
         checks = [
             tf.debugging.assert_equal(tf.shape(z1)[0], rows, message="`z1` must have as many rows as `z0`"),
@@ -184,14 +177,12 @@ def _gan_endpoints(model):
         ]
         with tf.control_dependencies(checks):
             t = tf.reshape(t, [-1, 1])
-        # The slerp of `GAN.interpolate`, one pair of end points per row.
-        cos = tf.reduce_sum(z0 * z1, -1, keepdims=True) / (tf.norm(z0, axis=-1, keepdims=True) * tf.norm(z1, axis=-1, keepdims=True))
-        omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
-        sin = tf.sin(omega)
-        linear = (1.0 - t) * z0 + t * z1
-        slerp = (tf.sin((1.0 - t) * omega) * z0 + tf.sin(t * omega) * z1) / tf.where(sin < 1e-6, 1.0, sin)
-        path = tf.where(sin < 1e-6, linear, slerp)
-        return _symmetric_outputs(model._g(path, _check_labels(model, labels, rows)))
+        # The slerp of `GAN.interpolate`, one pair of end points per row, through the model's call (the
+        # generator) rather than `generate`: zero end points (the warm-up requests) make a NaN path, which
+        # `generate`'s finite-latent assertion would turn into an error.
+        path = ops.slerp(z0, z1, t)
+        labels = _check_labels(model, labels, rows)
+        return _symmetric_outputs(model((path, labels) if model.num_classes else path, training=False))
 
     z_spec = _spec((None, d), tf.float32, "z")
     return [
@@ -230,13 +221,12 @@ def _vae_endpoints(model, num_importance_samples):
 
     def encode(images, labels=None):
         images = _check_images(model, images, 0, top)
-        posterior = model._posterior(images, _check_labels(model, labels, tf.shape(images)[0]))
+        posterior = model.encode(images, _check_labels(model, labels, tf.shape(images)[0]))
         return {"mean": posterior.mean(), "scale": posterior.stddev()}
 
     def decode(z, labels=None):
-        z = _check_z(model, z)
-        likelihood = model._likelihood(z, _check_labels(model, labels, tf.shape(z)[0]))
-        images = vae_layers.likelihood_mean(likelihood, model.num_levels)
+        # `VAE.decode` asserts in the graph that `z` is finite and latent_dim wide.
+        images = model.decode_mean(z, _check_labels(model, labels, tf.shape(z)[0]))
         return {"images": images, "images_uint8": _to_uint8(images)}
 
     def log_prob_bound(images, seed, labels=None):
@@ -310,16 +300,13 @@ def _autoregressive_endpoints(model):
 def _cyclegan_endpoints(model):
     images_spec = _spec((None,) + model.image_shape, tf.float32, "images")
 
-    def translator(generator):
+    def translator(direction):
         def translate(images):
-            return _symmetric_outputs(generator(_check_images(model, images, -1.0, 1.0), training=False))
+            return _symmetric_outputs(model.translate(_check_images(model, images, -1.0, 1.0), direction))
 
         return translate
 
-    return [
-        ("a2b", translator(model.generator_a2b), [images_spec]),
-        ("b2a", translator(model.generator_b2a), [images_spec]),
-    ]
+    return [("a2b", translator("a2b"), [images_spec]), ("b2a", translator("b2a"), [images_spec])]
 
 
 def endpoints(model, num_importance_samples=100):
@@ -332,7 +319,7 @@ def endpoints(model, num_importance_samples=100):
         model: a zoo GAN, VAE, autoregressive model or CycleGAN.
         num_importance_samples: K of the VAE's `log_prob_bound` signature (fixed in the graph). Default 100.
     """
-    kind = family(model)
+    kind = signature_family(model)
     if kind == "gan":
         return _gan_endpoints(model)
     if kind == "vae":
@@ -416,9 +403,7 @@ def write_models_config(base_dir, serving_base_path=None):
             entry = config.model_config_list.config.add()
             entry.name, entry.base_path, entry.model_platform = name, f"{root.rstrip('/')}/{name}", "tensorflow"
     path = os.path.join(base_dir, MODELS_CONFIG)
-    with open(path + ".tmp", "w") as f:
-        f.write(text_format.MessageToString(config))
-    os.replace(path + ".tmp", path)
+    atomic.write_text(path, text_format.MessageToString(config))
     return path
 
 
@@ -447,7 +432,7 @@ def to_saved_model(model, base_dir, name, version=None, num_importance_samples=1
         TypeError: `model` is not a zoo generative model.
         ValueError: bad `name` or `version`, or the version already exists.
     """
-    family(model)
+    signature_family(model)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name) or name in (".", ".."):
         raise ValueError(f"`name` must be a non-empty string of letters, digits, '_', '-' and '.'; got {name!r}.")
     model_dir = os.path.join(base_dir, name)

@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from zoo.utils import atomic
+
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_signature.c")
 
 
@@ -37,16 +39,15 @@ def binary_path(cache_dir=None):
         return path
     os.makedirs(cache_dir, exist_ok=True)
     lib = tf.sysconfig.get_lib()
-    tmp = f"{path}.{os.getpid()}.tmp"
-    subprocess.run(
-        [
-            "gcc", "-O1", "-o", tmp, _SOURCE, f"-I{tf.sysconfig.get_include()}", f"-L{lib}",
-            "-l:libtensorflow_cc.so.2", "-l:libtensorflow_framework.so.2", f"-Wl,-rpath,{lib}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    os.replace(tmp, path)
+    with atomic.destination(path) as tmp:
+        subprocess.run(
+            [
+                "gcc", "-O1", "-o", tmp, _SOURCE, f"-I{tf.sysconfig.get_include()}", f"-L{lib}",
+                "-l:libtensorflow_cc.so.2", "-l:libtensorflow_framework.so.2", f"-Wl,-rpath,{lib}",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return path
 
 

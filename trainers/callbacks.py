@@ -15,8 +15,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainers import visualize
+from trainers import keras_internals, visualize
 from zoo.presets.preset import sha256_of_file
+from zoo.utils import atomic
 
 _logger = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     - Only the chief writes (`chief=False` on the other workers of a multi-worker run); every worker restores
       the same files, so a multi-machine run needs `backup_dir` on a shared file system.
 
-    Epochs whose logs are not finite are never saved (see `StopOnNaN`).
+    Epochs whose logs are not finite are never saved (see `StopOnNaN`). It overrides a private method of
+    `BackupAndRestore` and reads its private state, written for Keras 3.15: on another version the constructor
+    raises a `RuntimeError` (`trainers.keras_internals`).
 
     Args:
         backup_dir: directory of the backup files.
@@ -96,6 +99,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir, save_freq="epoch", history_path=None, fallback_dir=None, chief=True):
+        keras_internals.check_keras_version("ResumableBackup")
         super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=True, delete_checkpoint=False)
         # Keras names them `*.bkp`, which `load_weights` refuses to open: a name it loads directly.
         self._prev_weights_path = os.path.join(backup_dir, "previous.weights.h5")
@@ -202,12 +206,11 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         if os.path.exists(self._weights_path) and os.path.exists(self._training_metadata_path):
-            _atomic_copy(self._weights_path, self._prev_weights_path)
-            _atomic_copy(self._training_metadata_path, self._prev_training_metadata_path)
-        tmp = self._weights_path.replace(".weights.h5", ".tmp.weights.h5")
-        self.model.save_weights(filepath=tmp, overwrite=True)
-        digest = sha256_of_file(tmp)
-        os.replace(tmp, self._weights_path)
+            atomic.copy(self._weights_path, self._prev_weights_path)
+            atomic.copy(self._training_metadata_path, self._prev_training_metadata_path)
+        with atomic.destination(self._weights_path) as tmp:
+            self.model.save_weights(filepath=tmp, overwrite=True)
+            digest = sha256_of_file(tmp)
         metadata = {
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
@@ -215,19 +218,17 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             "random_state": random_state(self.model),
             "history": self.history,
         }
-        _atomic_write_json(self._training_metadata_path, metadata)
+        atomic.write_json(self._training_metadata_path, metadata)
         self._write_history()
 
     def _write_history(self):
         if not (self.chief and self.history_path):
             return
         keys = sorted({key for row in self.history for key in row} - {"epoch"})
-        tmp = f"{self.history_path}.tmp"
-        with open(tmp, "w", newline="") as f:
+        with atomic.destination(self.history_path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["epoch"] + keys)
             writer.writeheader()
             writer.writerows(self.history)
-        os.replace(tmp, self.history_path)
 
     @property
     def restored_epoch(self):
@@ -353,17 +354,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.keras")
-        tmp = path.replace(".keras", ".tmp.keras")
-        self.model.save(tmp)
-        os.replace(tmp, path)
+        with atomic.destination(path) as tmp:
+            self.model.save(tmp)
         for old in sorted(glob.glob(os.path.join(self.directory, "epoch_*.keras")))[: -self.keep]:
             os.remove(old)
-
-
-def latest_checkpoint(directory):
-    """Path of the newest `epoch_NNNN.keras` in `directory`, or None."""
-    paths = [p for p in glob.glob(os.path.join(directory, "epoch_*.keras")) if re.search(r"epoch_\d+\.keras$", p)]
-    return max(paths) if paths else None
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -482,17 +476,3 @@ class Throughput(keras.callbacks.Callback):
 
 def _floats(logs):
     return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
-
-
-def _atomic_write_json(path, obj):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
-
-
-def _atomic_copy(src, dst):
-    tmp = f"{dst}.tmp"
-    with open(src, "rb") as fin, open(tmp, "wb") as fout:
-        fout.write(fin.read())
-    os.replace(tmp, dst)

@@ -1,22 +1,8 @@
-"""What every absl main of the zoo does with its library call: one JSON line out, or one clear error line."""
+"""The report line of every absl main: `run_and_report` (one JSON line out, or one `error:` line).
 
-import json
-import sys
+It lives in `zoo.utils.cli`, below both `trainers/` and `export/`; the trainers' mains import it from here.
+"""
 
+from zoo.utils.cli import run_and_report
 
-def run_and_report(fn, config, errors):
-    """Returns `fn(config)` after printing it as one JSON line; on one of `errors`, prints it and exits 1.
-
-    Args:
-        fn: the library function of the main (e.g. `train_lib.train_and_evaluate`).
-        config: its dataclass config.
-        errors: exception types that mean bad input or missing data: reported as `error: ...` on stderr,
-            without a traceback, with exit status 1.
-    """
-    try:
-        result = fn(config)
-    except errors as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(result, sort_keys=True))
-    return result
+__all__ = ["run_and_report"]

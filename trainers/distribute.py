@@ -22,6 +22,8 @@ import os
 import keras
 import tensorflow as tf
 
+from trainers import keras_internals
+
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
@@ -162,7 +164,9 @@ def _reduce_scalar_logs_across_workers():
     on the scalar logs every model returns ("Invalid reduction dimension 0 for input with 0 dimensions",
     tensorflow/tensorflow#72388). This wraps that one function of Keras's TensorFlow trainer so scalars are
     averaged over the replicas only (`axis=None`); everything else goes through Keras's own code unchanged.
+    Written for Keras 3.15: on another version it raises a `RuntimeError` (`keras_internals`).
     """
+    keras_internals.check_keras_version("strategy='multi_worker' (its reduction of scalar logs across workers)")
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
     keras_reduce = tf_trainer.reduce_per_replica

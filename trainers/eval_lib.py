@@ -36,6 +36,7 @@ import tensorflow as tf
 from trainers import data, metrics, train_lib
 from zoo import ops
 from zoo.classifier import inception, pretrained
+from zoo.utils import atomic
 
 
 @dataclasses.dataclass
@@ -278,7 +279,5 @@ def evaluate(config: EvalConfig):
     result["eval_seconds"] = time.perf_counter() - start
 
     path = os.path.join(cfg.workdir, "eval.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    atomic.write_json(path, result, indent=2, sort_keys=True)
     return result

@@ -28,7 +28,6 @@ import dataclasses
 import datetime
 import json
 import os
-import platform
 import tempfile
 from typing import Optional, Tuple
 
@@ -42,6 +41,8 @@ from zoo import presets as zoo_presets
 from zoo.classifier.feature_classifier import FeatureClassifier
 from zoo.gan.gan import GAN
 from zoo.pixel.autoregressive import AutoregressiveModel
+from zoo.utils import atomic
+from zoo.utils.versions import versions
 from zoo.vae.vae import VAE
 
 #: The manifest's `metrics` are measured on the first this many test images (and as many GAN samples).
@@ -108,8 +109,11 @@ class MakePresetsConfig:
         return self
 
 
-def family(model):
-    """"autoregressive", "vae", "gan" or "classifier"."""
+def preset_family(model):
+    """Which preset metrics and figure `model` gets: "autoregressive", "vae", "gan" or "classifier".
+
+    Not `export.saved_model.signature_family`, which sorts models by their serving signatures.
+    """
     for cls, name in ((AutoregressiveModel, "autoregressive"), (VAE, "vae"), (GAN, "gan"), (FeatureClassifier, "classifier")):
         if isinstance(model, cls):
             return name
@@ -154,7 +158,7 @@ def evaluate(model, preset, take, iwae_k=IWAE_K, data_dir=None):
     Returns:
         A dict of floats.
     """
-    kind = family(model)
+    kind = preset_family(model)
     images, labels = test_slice(preset, take, data_dir=data_dir)
     shape = tuple(images.shape[1:])
     if kind == "autoregressive":
@@ -192,27 +196,12 @@ def check_value(model, preset, data_dir=None):
     return evaluate(model, preset, check["take"], iwae_k=0, data_dir=data_dir)[check["metric"]]
 
 
-def _versions():
-    import tensorflow_datasets as tfds
-    import tensorflow_probability as tfp
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "tensorflow_datasets": tfds.__version__, "tensorflow_probability": tfp.__version__}
-
-
 def _constructor_config(model):
     """The model's constructor arguments from `get_config`, without Keras's layer bookkeeping."""
     config = model.get_config()
     for key in ("name", "trainable", "dtype"):
         config.pop(key, None)
     return json.loads(json.dumps(config))  # Tuples become lists, as the manifest stores them.
-
-
-def _write_json(path, value):
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
 
 
 def _training_record(run_dir, result_path):
@@ -252,7 +241,7 @@ def _write_weights_and_manifest(name, run, config, output_dir):
 
     train_config, training = _training_record(run_dir, os.path.join(config.results_dir, f"{run}.json"))
     prep = data.Preprocessing(
-        kind=_PREPROCESSING_KIND[family(shipped)],
+        kind=_PREPROCESSING_KIND[preset_family(shipped)],
         num_levels=train_config.get("num_levels") or 256,
         binarize=train_config.get("binarize") or "fixed",
     )
@@ -274,10 +263,10 @@ def _write_weights_and_manifest(name, run, config, output_dir):
         "source_model_file": os.path.relpath(model_file),
         "source_model_sha256": zoo_presets.sha256_of_file(model_file),
         "made": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": versions(),
     }
     manifest_path = os.path.join(output_dir, f"{name}.json")
-    _write_json(manifest_path, manifest)
+    atomic.write_json(manifest_path, manifest, trailing_newline=True, indent=2, sort_keys=True)
     return manifest_path
 
 
@@ -289,7 +278,7 @@ def draw_figure(model, preset, path, data_dir=None):
     samples; two slerp interpolations between random latents. Classifier: one column per class, the four test
     images (of the first 1000) it is most confident belong to it.
     """
-    kind = family(model)
+    kind = preset_family(model)
     prep = preprocessing(preset)
     images, _ = test_slice(preset, METRICS_TAKE, data_dir=data_dir)
     num_cols = 8
@@ -328,7 +317,7 @@ def _measure_and_draw(name, manifest_path, config, previous):
     _, check_metric, check_take = SOURCES[name]
     preset = zoo_presets.Preset.from_manifest(manifest_path)
     model = preset.load()  # What users get: verified file, model built from the manifest alone.
-    kind = family(model)
+    kind = preset_family(model)
     manifest = dict(preset.manifest)
     manifest["metrics"] = evaluate(model, preset, METRICS_TAKE, data_dir=config.data_dir)
     manifest["metrics_slice"] = f"{manifest['dataset']} test[:{METRICS_TAKE}]"
@@ -367,7 +356,7 @@ def _make_one(name, config):
         dataset = name[len("classifier_"):]
         manifest_path = os.path.join(pretrained.WEIGHTS_DIR, pretrained.manifest_filename(dataset))
         manifest = _measure_and_draw(name, manifest_path, config, _read_json(manifest_path))
-        _write_json(manifest_path, manifest)
+        atomic.write_json(manifest_path, manifest, trailing_newline=True, indent=2, sort_keys=True)
         return manifest
     output_dir = config.output_dir or zoo_presets.PRESETS_DIR
     os.makedirs(output_dir, exist_ok=True)
@@ -377,7 +366,7 @@ def _make_one(name, config):
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".staging-") as staging:
         staged = _write_weights_and_manifest(name, run, config, staging)
         manifest = _measure_and_draw(name, staged, config, previous)
-        _write_json(staged, manifest)
+        atomic.write_json(staged, manifest, trailing_newline=True, indent=2, sort_keys=True)
         os.replace(os.path.join(staging, manifest["weights_file"]), os.path.join(output_dir, manifest["weights_file"]))
         os.replace(staged, os.path.join(output_dir, os.path.basename(staged)))
     return manifest

@@ -32,6 +32,7 @@ import numpy as np
 
 from trainers import callbacks as zoo_callbacks
 from trainers import data, distribute, registry
+from zoo.utils import atomic
 
 STRATEGIES = distribute.STRATEGIES
 
@@ -177,13 +178,151 @@ def _check_workdir(cfg, write=True):
     if not write:
         return
     os.makedirs(cfg.workdir, exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(dataclasses.asdict(cfg), f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    atomic.write_json(path, dataclasses.asdict(cfg), indent=2, sort_keys=True)
+
+
+def _datasets(cfg, prep):
+    """`(train_ds, test_ds, image_shape, num_classes, steps_per_epoch)` of a resolved config.
+
+    `num_classes` is None for an unconditional model; unpaired models get `(images_a, images_b)` batches. The
+    training batches are one seeded stream over all epochs (repeated), so that a resumed run can replay it to
+    where it stopped; `steps_per_epoch` is None when the length is unknown (then epoch by epoch).
+    """
+    spec = cfg.spec
+    shape = data.image_shape(cfg.dataset, cfg.data_dir)
+    classes = data.num_classes(cfg.dataset, cfg.data_dir) if spec.conditional else None
+    if spec.unpaired:
+        unpaired = _unpaired_kwargs(cfg, prep)
+        train_ds = data.load_unpaired(cfg.dataset, "train", batch_size=cfg.batch_size, seed=cfg.seed, take=cfg.train_take, **unpaired)
+        test_ds = data.load_unpaired(cfg.dataset, cfg.eval_split, batch_size=cfg.batch_size, shuffle=False, take=cfg.eval_take, **unpaired)
+        shape = tuple(train_ds.element_spec[0].shape[1:])
+    else:
+        load = dict(preprocessing=prep, batch_size=cfg.batch_size, with_labels=spec.conditional, data_dir=cfg.data_dir)
+        train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, **load)
+        # TPUs compile for static shapes: there the evaluation drops the last partial batch.
+        test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take,
+                            drop_remainder=True if cfg.strategy == "tpu" else None, **load)
+    steps_per_epoch = cfg.steps_per_epoch or int(train_ds.cardinality())
+    if steps_per_epoch > 0:
+        train_ds = train_ds.repeat()
+    else:  # An unknown length (an unpaired dataset whose classes could not be counted): epoch by epoch.
+        steps_per_epoch = None
+    return train_ds, test_ds, shape, classes, steps_per_epoch
+
+
+def _unpaired_kwargs(cfg, prep):
+    return dict(preprocessing=prep, domains=cfg.domains, image_size=cfg.image_size, data_dir=cfg.data_dir)
+
+
+@dataclasses.dataclass
+class _RunCallbacks:
+    """The callbacks of a run, with the ones `train_and_evaluate` reads after `fit` by name."""
+
+    all: list
+    nan_guard: zoo_callbacks.StopOnNaN
+    backup: zoo_callbacks.ResumableBackup
+    throughput: zoo_callbacks.Throughput
+    grid: Optional[zoo_callbacks.SampleGrid]
+
+
+def _backup(cfg, chief):
+    return zoo_callbacks.ResumableBackup(
+        os.path.join(cfg.workdir, "backup"),
+        history_path=os.path.join(cfg.workdir, "history.csv"),  # Rewritten from the backup: no epoch twice.
+        fallback_dir=os.path.join(cfg.workdir, "checkpoints"),
+        chief=chief,
+    )
+
+
+def _callbacks(cfg, prep, classes, chief, backup):
+    """NaN guard, `backup`, epoch checkpoints, speed, and on the chief TensorBoard and a sample grid."""
+    run = _RunCallbacks([], zoo_callbacks.StopOnNaN(), backup, zoo_callbacks.Throughput(cfg.batch_size), None)
+    run.all = [
+        run.nan_guard,
+        backup,
+        zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints"), chief=chief),
+        run.throughput,
+    ]
+    if chief:
+        run.all.append(keras.callbacks.TensorBoard(os.path.join(cfg.workdir, "tensorboard"), write_graph=False))
+    if chief and cfg.num_grid_samples:
+        run.grid = _grid(cfg, prep, classes)
+        run.all.append(run.grid)
+    return run
+
+
+def _grid(cfg, prep, classes):
+    """The per-epoch picture: translations of fixed images for unpaired models, else a sample grid."""
+    directory, log_dir = os.path.join(cfg.workdir, "samples"), os.path.join(cfg.workdir, "tensorboard")
+    if cfg.spec.unpaired:
+        # Six rows (inputs, translations, reconstructions of each domain) of about num_grid_samples / 6 images.
+        per_domain = max(1, cfg.num_grid_samples // 6)
+        images_a, images_b = next(iter(data.load_unpaired(
+            cfg.dataset, cfg.eval_split, batch_size=per_domain, shuffle=False, take=per_domain,
+            **_unpaired_kwargs(cfg, prep)
+        )))
+        return zoo_callbacks.TranslationGrid(directory, to_unit=prep.to_unit, images_a=images_a, images_b=images_b,
+                                             log_dir=log_dir)
+    return zoo_callbacks.SampleGrid(
+        directory,
+        to_unit=prep.to_unit,
+        num_samples=cfg.num_grid_samples,
+        seed=cfg.seed + 1234,
+        labels=_grid_labels(cfg.num_grid_samples, classes) if classes else None,
+        log_dir=log_dir,
+    )
+
+
+def _fit(model, train_ds, cfg, run, steps_per_epoch):
+    """`(history, seconds)` of `model.fit`; raises `TrainingDivergedError` if the NaN guard stopped it."""
+    start = time.perf_counter()
+    history = model.fit(
+        train_ds,
+        epochs=cfg.epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=run.all,
+        shuffle=False,  # The tf.data pipeline shuffles with the seed.
+        verbose=cfg.verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    diverged = run.nan_guard.diverged_at
+    if diverged is not None:
+        raise TrainingDivergedError(
+            f"Training diverged at epoch {diverged['epoch']}, batch {diverged['batch']}: "
+            f"{diverged['logs']}. The last good state is in {run.backup.backup_dir} and "
+            f"{os.path.join(cfg.workdir, 'checkpoints')}; try a lower --learning_rate."
+        )
+    return history, train_seconds
+
+
+def _metrics(cfg, model, strategy, run, results):
+    """The run's metrics dict; `results` holds `history`, `test` (evaluate's dict) and `train_seconds`."""
+    backup = run.backup
+    return {
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "epochs": cfg.epochs,
+        "resumed_from_epoch": backup.restored_epoch,
+        "resumed_from": backup.restored_from,
+        "checkpoint_problems": backup.problems,
+        "strategy": cfg.strategy,
+        "num_replicas": strategy.num_replicas_in_sync,
+        "train": {k: float(v[-1]) for k, v in results["history"].history.items()},
+        cfg.eval_split: {k: float(v) for k, v in results["test"].items()},
+        "train_images_per_second": run.throughput.median,
+        "train_seconds": results["train_seconds"],
+        "parameters": int(model.count_params()),
+        "workdir": os.path.abspath(cfg.workdir),
+        "samples_png": os.path.abspath(os.path.join(cfg.workdir, "samples", "latest.png")) if run.grid else None,
+    }
 
 
 def train_and_evaluate(config: TrainConfig):
     """Trains `config.model` on `config.dataset`, evaluates it, and writes the run's files to the workdir.
+
+    In order: datasets (`_datasets`), the model in the strategy's scope, the restored backup (and the batches of
+    the restored epochs skipped), callbacks (`_callbacks`), `fit` (`_fit`), evaluation, then the final model, the
+    last sample grid and `metrics.json`.
 
     Args:
         config: a `TrainConfig`.
@@ -198,7 +337,6 @@ def train_and_evaluate(config: TrainConfig):
         trainers.distribute.StrategyUnavailableError: strategy="tpu" found no TPU.
     """
     cfg = config.resolved()
-    spec = cfg.spec
     # Before anything runs a TensorFlow op: MultiWorkerMirroredStrategy sets up collective ops at creation.
     strategy = distribute.make_strategy(cfg.strategy, cfg.tpu)
     distribute.check_batch_size(cfg.batch_size, strategy)
@@ -206,36 +344,10 @@ def train_and_evaluate(config: TrainConfig):
     _check_workdir(cfg, write=chief)
     keras.utils.set_random_seed(cfg.seed)
     prep = cfg.preprocessing()
-    shape = data.image_shape(cfg.dataset, cfg.data_dir)
-    classes = data.num_classes(cfg.dataset, cfg.data_dir) if spec.conditional else None
-
-    if spec.unpaired:
-        unpaired = dict(preprocessing=prep, domains=cfg.domains, image_size=cfg.image_size, data_dir=cfg.data_dir)
-        train_ds = data.load_unpaired(cfg.dataset, "train", batch_size=cfg.batch_size, seed=cfg.seed, take=cfg.train_take, **unpaired)
-        test_ds = data.load_unpaired(cfg.dataset, cfg.eval_split, batch_size=cfg.batch_size, shuffle=False, take=cfg.eval_take, **unpaired)
-        shape = tuple(train_ds.element_spec[0].shape[1:])
-    else:
-        load = dict(preprocessing=prep, batch_size=cfg.batch_size, with_labels=spec.conditional, data_dir=cfg.data_dir)
-        train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, **load)
-        # TPUs compile for static shapes: there the evaluation drops the last partial batch.
-        test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take,
-                            drop_remainder=True if cfg.strategy == "tpu" else None, **load)
-    # One seeded stream of batches over all epochs, so that a resumed run can replay it to where it stopped.
-    steps_per_epoch = cfg.steps_per_epoch or int(train_ds.cardinality())
-    if steps_per_epoch > 0:
-        train_ds = train_ds.repeat()
-    else:  # An unknown length (an unpaired dataset whose classes could not be counted): epoch by epoch.
-        steps_per_epoch = None
+    train_ds, test_ds, shape, classes, steps_per_epoch = _datasets(cfg, prep)
     with strategy.scope():
         model = build_model(cfg, shape, classes)
-
-    nan_guard = zoo_callbacks.StopOnNaN()
-    backup = zoo_callbacks.ResumableBackup(
-        os.path.join(cfg.workdir, "backup"),
-        history_path=os.path.join(cfg.workdir, "history.csv"),  # Rewritten from the backup: no epoch twice.
-        fallback_dir=os.path.join(cfg.workdir, "checkpoints"),
-        chief=chief,
-    )
+    backup = _backup(cfg, chief)
     start_epoch = backup.restore(model)
     if steps_per_epoch:
         # Replays the batches of the restored epochs (their shuffles and stochastic binarizations), so that with the
@@ -243,84 +355,16 @@ def train_and_evaluate(config: TrainConfig):
         # pass of the pipeline per restored epoch, no training step.
         train_ds = train_ds.skip(start_epoch * steps_per_epoch)
     train_ds, test_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(test_ds)
-    throughput = zoo_callbacks.Throughput(cfg.batch_size)
-    callbacks = [
-        nan_guard,
-        backup,
-        zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints"), chief=chief),
-        throughput,
-    ]
-    if chief:
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(cfg.workdir, "tensorboard"), write_graph=False))
-    grid = None
-    if chief and cfg.num_grid_samples and spec.unpaired:
-        # Six rows (inputs, translations, reconstructions of each domain) of about num_grid_samples / 6 images.
-        per_domain = max(1, cfg.num_grid_samples // 6)
-        images_a, images_b = next(iter(data.load_unpaired(
-            cfg.dataset, cfg.eval_split, batch_size=per_domain, shuffle=False, take=per_domain, **unpaired
-        )))
-        grid = zoo_callbacks.TranslationGrid(
-            os.path.join(cfg.workdir, "samples"),
-            to_unit=prep.to_unit,
-            images_a=images_a,
-            images_b=images_b,
-            log_dir=os.path.join(cfg.workdir, "tensorboard"),
-        )
-        callbacks.append(grid)
-    elif chief and cfg.num_grid_samples:
-        grid = zoo_callbacks.SampleGrid(
-            os.path.join(cfg.workdir, "samples"),
-            to_unit=prep.to_unit,
-            num_samples=cfg.num_grid_samples,
-            seed=cfg.seed + 1234,
-            labels=_grid_labels(cfg.num_grid_samples, classes) if classes else None,
-            log_dir=os.path.join(cfg.workdir, "tensorboard"),
-        )
-        callbacks.append(grid)
-
-    start = time.perf_counter()
-    history = model.fit(
-        train_ds,
-        epochs=cfg.epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
-        shuffle=False,  # The tf.data pipeline shuffles with the seed.
-        verbose=cfg.verbose,
-    )
-    train_seconds = time.perf_counter() - start
-    if nan_guard.diverged_at is not None:
-        raise TrainingDivergedError(
-            f"Training diverged at epoch {nan_guard.diverged_at['epoch']}, batch {nan_guard.diverged_at['batch']}: "
-            f"{nan_guard.diverged_at['logs']}. The last good state is in {backup.backup_dir} and "
-            f"{os.path.join(cfg.workdir, 'checkpoints')}; try a lower --learning_rate."
-        )
-
+    run = _callbacks(cfg, prep, classes, chief, backup)
+    history, train_seconds = _fit(model, train_ds, cfg, run, steps_per_epoch)
     test_metrics = model.evaluate(test_ds, verbose=0, return_dict=True)
     if chief:
-        model.save(os.path.join(cfg.workdir, "model.keras"))
-    if grid is not None and grid.last_path is None:
-        grid.set_model(model)
-        grid.write(cfg.epochs)
-    metrics = {
-        "model": cfg.model,
-        "dataset": cfg.dataset,
-        "epochs": cfg.epochs,
-        "resumed_from_epoch": backup.restored_epoch,
-        "resumed_from": backup.restored_from,
-        "checkpoint_problems": backup.problems,
-        "strategy": cfg.strategy,
-        "num_replicas": strategy.num_replicas_in_sync,
-        "train": {k: float(v[-1]) for k, v in history.history.items()},
-        cfg.eval_split: {k: float(v) for k, v in test_metrics.items()},
-        "train_images_per_second": throughput.median,
-        "train_seconds": train_seconds,
-        "parameters": int(model.count_params()),
-        "workdir": os.path.abspath(cfg.workdir),
-        "samples_png": os.path.abspath(os.path.join(cfg.workdir, "samples", "latest.png")) if grid else None,
-    }
+        with atomic.destination(os.path.join(cfg.workdir, "model.keras")) as tmp:
+            model.save(tmp)
+    if run.grid is not None and run.grid.last_path is None:
+        run.grid.set_model(model)
+        run.grid.write(cfg.epochs)
+    metrics = _metrics(cfg, model, strategy, run, {"history": history, "test": test_metrics, "train_seconds": train_seconds})
     if chief:
-        path = os.path.join(cfg.workdir, "metrics.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(metrics, f, indent=2, sort_keys=True)
-        os.replace(path + ".tmp", path)
+        atomic.write_json(os.path.join(cfg.workdir, "metrics.json"), metrics, indent=2, sort_keys=True)
     return metrics

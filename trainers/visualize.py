@@ -6,6 +6,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from zoo.utils import atomic
+
 
 def make_grid(images, num_cols=None, padding=1, pad_value=1.0):
     """Tiles images into one array.
@@ -48,7 +50,6 @@ def save_grid(path, images, num_cols=None, scale=1):
     if grid.shape[-1] == 1:
         grid = grid[..., 0]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp.png"
-    Image.fromarray(grid).save(tmp)
-    os.replace(tmp, path)
+    with atomic.destination(path) as tmp:
+        Image.fromarray(grid).save(tmp)
     return path

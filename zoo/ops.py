@@ -175,6 +175,64 @@ def check_labels(labels, *, num_classes, batch_size=None, name="labels"):
     return labels
 
 
+def check_latents(z, *, latent_dim, name="z"):
+    """Checks a batch of latents at a public boundary; returns it as a float32 tensor `(batch, latent_dim)`.
+
+    dtype and shape are checked statically. Inside a traced function (a SavedModel signature) the graph also
+    asserts the width and that every value is finite, because a tensor fed to a served signature need not
+    have the static shape it was traced with; an eager call trusts the values, like `check_images`.
+
+    Args:
+        z: array-like of shape `(batch, latent_dim)`, floats.
+        latent_dim: the model's latent size.
+        name: argument name used in error messages.
+
+    Raises:
+        TypeError: `z` is not floating point.
+        ValueError: `z` is not of shape `(batch, latent_dim)`.
+    """
+    z = tf.convert_to_tensor(z)
+    if not z.dtype.is_floating:
+        raise TypeError(f"`{name}` must be a float tensor of latents; got {z.dtype.name}.")
+    if z.shape.rank != 2 or z.shape[-1] not in (None, latent_dim):
+        raise ValueError(f"`{name}` must have shape (batch, {latent_dim}); got {z.shape}.")
+    z = tf.cast(z, tf.float32)
+    if tf.executing_eagerly():
+        return z
+    checks = [
+        tf.debugging.assert_equal(tf.shape(z)[1], latent_dim, message=f"`{name}` must have shape (batch, {latent_dim})"),
+        tf.debugging.assert_all_finite(z, message=f"`{name}` must be finite"),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(z)
+
+
+def slerp(z0, z1, t):
+    """Spherical linear interpolation between latents: the great circle from `z0` (t = 0) to `z1` (t = 1).
+
+        slerp(z0, z1; t) = (sin((1 - t) w) z0 + sin(t w) z1) / sin(w),   cos(w) = z0 . z1 / (|z0| |z1|)
+
+    It keeps Gaussian latents at a typical norm, where the straight line passes through the unlikely centre
+    (White, "Sampling Generative Networks", 2016). Nearly parallel pairs (sin w < 1e-6) take the straight
+    line, which slerp tends to.
+
+    Args:
+        z0, z1: float tensors `(..., latent_dim)`: one pair per row, or one pair `(latent_dim,)` for a path.
+        t: float tensor broadcastable against them with a trailing axis of 1, e.g. `(batch, 1)` or `(steps, 1)`.
+
+    Returns:
+        The interpolated latents, the broadcast shape of `z0`, `z1` and `t`.
+    """
+    cos = tf.reduce_sum(z0 * z1, -1, keepdims=True) / (
+        tf.norm(z0, axis=-1, keepdims=True) * tf.norm(z1, axis=-1, keepdims=True)
+    )
+    omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
+    sin = tf.sin(omega)
+    linear = (1.0 - t) * z0 + t * z1
+    arc = (tf.sin((1.0 - t) * omega) * z0 + tf.sin(t * omega) * z1) / tf.where(sin < 1e-6, 1.0, sin)
+    return tf.where(sin < 1e-6, linear, arc)
+
+
 def check_num_samples(num_samples, name="num_samples"):
     """Validates a positive Python int count."""
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):

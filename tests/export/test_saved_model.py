@@ -190,7 +190,7 @@ def test_warmup_requests_match_the_signatures(exported, loaded):
             log.ParseFromString(record.numpy())
             logs.append(log)
         requests = [log.predict_log.request for log in logs]
-        assert [r.model_spec.signature_name for r in requests] == ["serving_default", *saved_model.SIGNATURES[saved_model.family(model)]]
+        assert [r.model_spec.signature_name for r in requests] == ["serving_default", *saved_model.SIGNATURES[saved_model.signature_family(model)]]
         for request in requests:
             assert request.model_spec.name == name
             fn = signatures[request.model_spec.signature_name]
@@ -331,7 +331,7 @@ _DOCUMENTED = {
 def test_saved_model_cli_shows_the_documented_signatures(exported, name):
     model, path = exported[1][name]
     shown = _shown_signatures(_cli("show", "--dir", path, "--all"))
-    expected_names = {"serving_default", *saved_model.SIGNATURES[saved_model.family(model)]}
+    expected_names = {"serving_default", *saved_model.SIGNATURES[saved_model.signature_family(model)]}
     assert expected_names <= set(shown)
     assert shown["serving_default"] == shown["sample"]
     for signature, tensors in _DOCUMENTED[name].items():

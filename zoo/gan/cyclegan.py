@@ -68,6 +68,35 @@ def _check_weight(value, name):
     return float(value)
 
 
+def _check_architecture(image_shape, num_classes, given, filters, num_residual_blocks, discriminator_filters,
+                        discriminator_downsamplings):
+    """Checks the constructor's architecture arguments; returns the four sizes as ints, in that order."""
+    if num_classes is not None:
+        raise ValueError(
+            f"`num_classes` must be None: CycleGAN translates between two domains, without labels; got {num_classes!r}."
+        )
+    sizes = (
+        _check_int(filters, "filters", 1),
+        _check_int(num_residual_blocks, "num_residual_blocks", 0),
+        _check_int(discriminator_filters, "discriminator_filters", 1),
+        _check_int(discriminator_downsamplings, "discriminator_downsamplings", 1),
+    )
+    for name, player in given.items():
+        if player is not None and not isinstance(player, keras.Model):
+            raise TypeError(f"`{name}` must be a keras.Model or None; got {type(player).__name__}.")
+    height, width, _ = image_shape
+    if (given["generator_a2b"] is None or given["generator_b2a"] is None) and (height % 4 or width % 4):
+        raise ValueError(
+            f"`image_shape` must have height and width divisible by 4 (two stride-2 downsamplings in the "
+            f"generators), e.g. (28, 28, 1) or (64, 64, 3); got {image_shape}."
+        )
+    if 2 ** sizes[3] > min(height, width):
+        raise ValueError(
+            f"`discriminator_downsamplings`={sizes[3]} halves a {height}x{width} image below one pixel; use fewer."
+        )
+    return sizes
+
+
 def _per_image(values, batch_size):
     """Averages per-patch values `(batch * patches,)` to one value per image `(batch,)`."""
     return tf.reduce_mean(tf.reshape(values, [batch_size, -1]), axis=-1)
@@ -163,53 +192,21 @@ class CycleGAN(PresetMixin, keras.Model):
         **kwargs,
     ):
         image_shape = ops.check_image_shape(image_shape)
-        if num_classes is not None:
-            raise ValueError(
-                f"`num_classes` must be None: CycleGAN translates between two domains, without labels; got {num_classes!r}."
-            )
-        filters = _check_int(filters, "filters", 1)
-        num_residual_blocks = _check_int(num_residual_blocks, "num_residual_blocks", 0)
-        discriminator_filters = _check_int(discriminator_filters, "discriminator_filters", 1)
-        discriminator_downsamplings = _check_int(discriminator_downsamplings, "discriminator_downsamplings", 1)
         given = dict(zip(_PLAYERS, (generator_a2b, generator_b2a, discriminator_a, discriminator_b)))
-        for name, player in given.items():
-            if player is not None and not isinstance(player, keras.Model):
-                raise TypeError(f"`{name}` must be a keras.Model or None; got {type(player).__name__}.")
-        height, width, _ = image_shape
-        if (given["generator_a2b"] is None or given["generator_b2a"] is None) and (height % 4 or width % 4):
-            raise ValueError(
-                f"`image_shape` must have height and width divisible by 4 (two stride-2 downsamplings in the "
-                f"generators), e.g. (28, 28, 1) or (64, 64, 3); got {image_shape}."
-            )
-        if 2**discriminator_downsamplings > min(height, width):
-            raise ValueError(
-                f"`discriminator_downsamplings`={discriminator_downsamplings} halves a {height}x{width} image below "
-                "one pixel; use fewer."
-            )
+        sizes = _check_architecture(
+            image_shape, num_classes, given, filters, num_residual_blocks, discriminator_filters, discriminator_downsamplings
+        )
         super().__init__(**kwargs)
         self.image_shape = image_shape
         self.num_classes = None
-        self.filters = filters
-        self.num_residual_blocks = num_residual_blocks
-        self.discriminator_filters = discriminator_filters
-        self.discriminator_downsamplings = discriminator_downsamplings
+        self.filters, self.num_residual_blocks, self.discriminator_filters, self.discriminator_downsamplings = sizes
         self.cycle_weight = _check_weight(cycle_weight, "cycle_weight")
         self.identity_weight = _check_weight(identity_weight, "identity_weight")
         self.gp_weight = _check_weight(gp_weight, "gp_weight")
         self.seed = seed
         self._given_players = given
-        builders = {
-            "generator_a2b": lambda: _resnet_generator(image_shape, filters, num_residual_blocks, "generator_a2b"),
-            "generator_b2a": lambda: _resnet_generator(image_shape, filters, num_residual_blocks, "generator_b2a"),
-            "discriminator_a": lambda: _patch_discriminator(
-                image_shape, discriminator_filters, discriminator_downsamplings, "discriminator_a"
-            ),
-            "discriminator_b": lambda: _patch_discriminator(
-                image_shape, discriminator_filters, discriminator_downsamplings, "discriminator_b"
-            ),
-        }
         for name in _PLAYERS:
-            setattr(self, name, builders[name]() if given[name] is None else given[name])
+            setattr(self, name, self._build_player(name) if given[name] is None else given[name])
         self._check_players(given)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_name = None
@@ -218,6 +215,12 @@ class CycleGAN(PresetMixin, keras.Model):
             names += ["identity_a2b", "identity_b2a"]
         self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.built = True
+
+    def _build_player(self, name):
+        """The default player `name`: a ResNet generator or a PatchGAN discriminator of the model's sizes."""
+        if name.startswith("generator"):
+            return _resnet_generator(self.image_shape, self.filters, self.num_residual_blocks, name)
+        return _patch_discriminator(self.image_shape, self.discriminator_filters, self.discriminator_downsamplings, name)
 
     def _check_players(self, given):
         """Runs each given player on one blank image: a wrong shape fails here, not in the middle of `fit`."""

@@ -254,22 +254,22 @@ class GAN(PresetMixin, keras.Model):
         return self._record(d_per_example, g_per_example, real_out, fake_out)
 
     # Verbs.
-    def _check_z(self, z, name="z"):
-        z = tf.convert_to_tensor(z)
-        if not z.dtype.is_floating:
-            raise TypeError(f"`{name}` must be a float tensor of latents; got {z.dtype.name}.")
-        if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"`{name}` must have shape (batch, {self.latent_dim}); got {z.shape}.")
-        return tf.cast(z, tf.float32)
-
     def latents(self, num_samples, seed=None):
         """Draws `z ~ N(0, I)` of shape `(num_samples, latent_dim)`; an int seed always gives the same draw."""
         num_samples = ops.check_num_samples(num_samples)
         return tf.random.stateless_normal([num_samples, self.latent_dim], seed=ops.stateless_seed(seed, self.seed_generator))
 
     def generate(self, z, labels=None):
-        """Images in [-1, 1] of shape `(batch, H, W, C)` generated from latents `z` of shape `(batch, latent_dim)`."""
-        z = self._check_z(z)
+        """Images in [-1, 1] of shape `(batch, H, W, C)` generated from latents `z` of shape `(batch, latent_dim)`.
+
+        What serving's `generate` signature runs; traced, it also asserts in the graph that `z` is finite and
+        `latent_dim` wide (`ops.check_latents`).
+
+        Args:
+            z: float latents `(batch, latent_dim)`, e.g. from `latents`.
+            labels: int class labels `(batch,)` for a conditional GAN.
+        """
+        z = ops.check_latents(z, latent_dim=self.latent_dim)
         labels = ops.check_labels(labels, num_classes=self.num_classes, batch_size=z.shape[0])
         return self._g(z, labels)
 
@@ -289,8 +289,8 @@ class GAN(PresetMixin, keras.Model):
         Args:
             z0, z1: latents of shape `(latent_dim,)` or `(1, latent_dim)`.
             steps: number of images, both end points included (>= 2).
-            method: "slerp" (along the great circle, which keeps Gaussian latents at a typical norm; White,
-                "Sampling Generative Networks", 2016) or "linear".
+            method: "slerp" (`ops.slerp`: along the great circle, which keeps Gaussian latents at a typical
+                norm; White, "Sampling Generative Networks", 2016) or "linear".
             labels: one class label (int) for a conditional GAN, used along the whole path.
 
         Returns:
@@ -301,21 +301,10 @@ class GAN(PresetMixin, keras.Model):
             raise ValueError(f"`steps` must be >= 2 to include both end points; got {steps}.")
         if method not in ("slerp", "linear"):
             raise ValueError(f"`method` must be 'slerp' or 'linear'; got {method!r}.")
-        a = self._check_z(tf.reshape(tf.convert_to_tensor(z0), [1, -1]), "z0")[0]
-        b = self._check_z(tf.reshape(tf.convert_to_tensor(z1), [1, -1]), "z1")[0]
+        a = ops.check_latents(tf.reshape(tf.convert_to_tensor(z0), [1, -1]), latent_dim=self.latent_dim, name="z0")[0]
+        b = ops.check_latents(tf.reshape(tf.convert_to_tensor(z1), [1, -1]), latent_dim=self.latent_dim, name="z1")[0]
         t = tf.linspace(0.0, 1.0, steps)[:, None]
-        if method == "linear":
-            path = (1.0 - t) * a + t * b
-        else:
-            cos = tf.reduce_sum(a * b) / (tf.norm(a) * tf.norm(b))
-            omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
-            sin = tf.sin(omega)
-            # Nearly parallel latents: slerp tends to the straight line.
-            path = tf.cond(
-                sin < 1e-6,
-                lambda: (1.0 - t) * a + t * b,
-                lambda: (tf.sin((1.0 - t) * omega) * a + tf.sin(t * omega) * b) / sin,
-            )
+        path = (1.0 - t) * a + t * b if method == "linear" else ops.slerp(a, b, t)
         return self.generate(path, None if labels is None else tf.fill([steps], int(labels)))
 
     def latent_arithmetic(self, z_a, z_b, z_c, labels=None):
@@ -330,7 +319,8 @@ class GAN(PresetMixin, keras.Model):
         means = []
         for z, name in ((z_a, "z_a"), (z_b, "z_b"), (z_c, "z_c")):
             z = tf.convert_to_tensor(z)
-            means.append(tf.reduce_mean(self._check_z(z[None] if z.shape.rank == 1 else z, name), axis=0))
+            z = ops.check_latents(z[None] if z.shape.rank == 1 else z, latent_dim=self.latent_dim, name=name)
+            means.append(tf.reduce_mean(z, axis=0))
         z = (means[0] - means[1] + means[2])[None]
         return self.generate(z, None if labels is None else tf.fill([1], int(labels))), z
 

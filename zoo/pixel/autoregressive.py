@@ -6,11 +6,12 @@ import tensorflow_probability as tfp
 
 from zoo import ops
 from zoo.presets.mixin import PresetMixin
+from zoo.utils.single_optimizer import SingleOptimizerMixin
 
 tfd = tfp.distributions
 
 
-class AutoregressiveModel(PresetMixin, keras.Model):
+class AutoregressiveModel(SingleOptimizerMixin, PresetMixin, keras.Model):
     """Base of PixelCNN, GatedPixelCNN, RowLSTM and DiagonalBiLSTM.
 
     The joint distribution of an image factorises in raster order, and in R, G, B order inside a pixel:
@@ -108,15 +109,6 @@ class AutoregressiveModel(PresetMixin, keras.Model):
         """The logits of every conditional, `(batch, H, W, C, params_per_subpixel)`, given the image."""
         images, labels = (inputs if self.num_classes else (inputs, None))
         return self._logits(self._to_unit(images), labels, training=training)
-
-    def compile(self, optimizer="adam", **kwargs):
-        """Compiles with `optimizer` (default Adam) and builds it, so its state can be restored before a step."""
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.trainable_variables)
-
-    def compile_from_config(self, config):
-        # Keras skips this for models with a custom `compile`; without it a reloaded model is not compiled.
-        self.compile(**keras.saving.deserialize_keras_object(config))
 
     @property
     def metrics(self):

@@ -9,6 +9,7 @@ import tensorflow_probability as tfp
 
 from zoo import ops
 from zoo.presets.mixin import PresetMixin
+from zoo.utils.single_optimizer import SingleOptimizerMixin
 from zoo.vae import vae_layers
 
 _DECODE_BUDGET = 2**25  # Likelihood parameters (floats) decoded at once by `log_prob_bound`: 128 MB.
@@ -17,7 +18,7 @@ tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VAE(PresetMixin, keras.Model):
+class VAE(SingleOptimizerMixin, PresetMixin, keras.Model):
     """Variational autoencoder with a Gaussian latent and a discrete pixel likelihood.
 
     A latent `z ~ p(z) = N(0, I)` is decoded into a distribution over images `p_theta(x | z)`. The encoder
@@ -129,14 +130,6 @@ class VAE(PresetMixin, keras.Model):
         labels = ops.check_labels(labels, num_classes=self.num_classes, batch_size=images.shape[0])
         return images, labels
 
-    def _check_z(self, z, name="z"):
-        z = tf.convert_to_tensor(z)
-        if not z.dtype.is_floating:
-            raise TypeError(f"`{name}` must be a float tensor; got {z.dtype.name}.")
-        if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"`{name}` must have shape (batch, {self.latent_dim}); got {z.shape}.")
-        return tf.cast(z, tf.float32)
-
     def encode(self, images, labels=None):
         """`q_phi(z | x)`: a `tfd.MultivariateNormalDiag` with batch shape `(batch,)`.
 
@@ -152,7 +145,7 @@ class VAE(PresetMixin, keras.Model):
 
         Its mean image as floats in [0, 1] is `decode_mean(z)`.
         """
-        z = self._check_z(z)
+        z = ops.check_latents(z, latent_dim=self.latent_dim)
         labels = ops.check_labels(labels, num_classes=self.num_classes, batch_size=z.shape[0])
         return self._likelihood(z, labels)
 
@@ -213,15 +206,6 @@ class VAE(PresetMixin, keras.Model):
     def _unpack(self, data):
         images, labels = ops.unpack_batch(data, conditional=bool(self.num_classes))
         return tf.cast(images, tf.int32), None if labels is None else tf.cast(labels, tf.int32)
-
-    def compile(self, optimizer="adam", **kwargs):
-        """Compiles with `optimizer` (default Adam) and builds it, so its state can be restored before a step."""
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.trainable_variables)
-
-    def compile_from_config(self, config):
-        # Keras skips this for models with a custom `compile`; without it a reloaded model is not compiled.
-        self.compile(**keras.saving.deserialize_keras_object(config))
 
     def train_step(self, data):
         images, labels = self._unpack(data)

@@ -153,12 +153,12 @@ def test_a_manifest_cannot_name_code_outside_the_zoo_models(tmp_path, class_path
 )
 def test_preset_exports_and_serves_the_same_samples_for_the_same_seeds(tmp_path, name):
     model = zoo.load(name)
-    autoregressive = presets_lib.family(model) == "autoregressive"
+    autoregressive = presets_lib.preset_family(model) == "autoregressive"
     seeds = [0, 7] if autoregressive else [0, 7, -3, 2**40 + 1]
     serving = tf.saved_model.load(saved_model.to_saved_model(model, str(tmp_path), name)).signatures["serving_default"]
     served = serving(seed=tf.constant(seeds, tf.int64))
     expected = np.concatenate([model.sample(1, seed=s) for s in seeds])
-    if presets_lib.family(model) == "gan":
+    if presets_lib.preset_family(model) == "gan":
         np.testing.assert_allclose(served["images"], expected, atol=1e-5)
     else:
         np.testing.assert_array_equal(served["levels"], expected)
