@@ -41,6 +41,7 @@ from absl import app, flags
 from benchmarks import common
 from trainers import data, registry, train_lib
 from zoo.pixel import DiagonalBiLSTM, RowLSTM
+from zoo.utils import atomic
 
 _MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")
 OLD_DIAGONAL = "diagonal_bilstm_old_layers"
@@ -161,8 +162,7 @@ def main(argv):
     del argv
     result = {**measure(_REPEATS.value, _BATCH.value, _XLA.value), **common.provenance("benchmarks.train_speed")}
     os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(result, f, indent=2)
+    atomic.write_json(_OUT.value, result, indent=2)
     summary = {row["model"]: round(row["vs_pixel_cnn"], 2) for row in result["rows"]}
     print(json.dumps({"out": _OUT.value, "vs_pixel_cnn": summary, "load_average": result["load_average_after"]}))
 
