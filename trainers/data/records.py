@@ -22,6 +22,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo.utils import atomic
+
 _logger = logging.getLogger(__name__)
 
 # Records parsed and decoded per `tf.io.parse_example` call. Sizes from 256 to 4096 decode Fashion-MNIST equally
@@ -118,9 +120,8 @@ def _write_kept(path, images, labels):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         # Labels first and images last, each renamed into place whole: images present means both are.
         for suffix, array in (("labels", labels), ("images", images)):
-            tmp = f"{path}.{suffix}.{os.getpid()}.tmp.npy"
-            np.save(tmp, array)
-            os.replace(tmp, f"{path}.{suffix}.npy")
+            with atomic.destination(f"{path}.{suffix}.npy") as tmp:
+                np.save(tmp, array)
     except OSError as e:  # A read-only data directory: keep it in memory only.
         _logger.info("Could not keep the decoded split at %s (%s).", path, e)
 
