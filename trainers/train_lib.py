@@ -32,6 +32,7 @@ import numpy as np
 
 from trainers import callbacks as zoo_callbacks
 from trainers import data, distribute, registry
+from zoo.classifier import pretrained
 
 STRATEGIES = distribute.STRATEGIES
 
@@ -72,6 +73,11 @@ class TrainConfig:
             `cycle_gan/*` datasets, whose splits are the domains.
         image_size: unpaired models only: resize images to `image_size x image_size` (needed for `cycle_gan/*`,
             whose images vary in size).
+        validate_every_epoch: score the whole eval split after every epoch (Keras validation: `val_*` columns
+            in `history.csv`, e.g. the test NLL per epoch of a likelihood model: its learning curve).
+        quality_samples: for generators, FID and precision/recall of this many samples against as many eval-split
+            images after every epoch (`fid`, `precision`, `recall` columns; `trainers.callbacks.SampleQuality`),
+            in the shipped classifier's feature space. 0 (default) = off.
     """
 
     model: str = "vae"
@@ -95,6 +101,8 @@ class TrainConfig:
     verbose: int = 1
     domains: Optional[Tuple[Any, Any]] = None
     image_size: Optional[int] = None
+    validate_every_epoch: bool = False
+    quality_samples: int = 0
 
     def resolved(self):
         """A copy with the registry defaults filled in and every field validated."""
@@ -128,6 +136,10 @@ class TrainConfig:
             raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {cfg.strategy!r}.")
         if not cfg.workdir:
             raise ValueError("`workdir` must be a directory path.")
+        if isinstance(cfg.quality_samples, bool) or not isinstance(cfg.quality_samples, int) or cfg.quality_samples < 0:
+            raise ValueError(f"`quality_samples` must be an int >= 0; got {cfg.quality_samples!r}.")
+        if cfg.quality_samples and spec.unpaired:
+            raise ValueError("`quality_samples` scores samples; unpaired translation models draw none.")
         cfg.preprocessing()  # Validates num_levels and binarize.
         return cfg
 
@@ -160,6 +172,20 @@ def build_model(config, image_shape, num_classes):
 
 def _grid_labels(num_samples, num_classes):
     return np.arange(num_samples, dtype=np.int32) % num_classes
+
+
+def _sample_quality(cfg, prep, classes):
+    """The `SampleQuality` callback of `cfg.quality_samples` samples against the first as many eval-split images."""
+    classifier = pretrained.load_feature_classifier(cfg.dataset)
+
+    def features(images):
+        return classifier.features(images).numpy()
+
+    real = features(data.unit_images(cfg.dataset, cfg.eval_split, prep, cfg.quality_samples, cfg.data_dir))
+    return zoo_callbacks.SampleQuality(
+        real, features, prep.to_unit, cfg.quality_samples, seed=cfg.seed + 4321,
+        labels_fn=(lambda n: _grid_labels(n, classes)) if classes else None,
+    )
 
 
 def _check_workdir(cfg, write=True):
@@ -215,8 +241,12 @@ def train_and_evaluate(config: TrainConfig):
         test_ds = data.load_unpaired(cfg.dataset, cfg.eval_split, batch_size=cfg.batch_size, shuffle=False, take=cfg.eval_take, **unpaired)
         shape = tuple(train_ds.element_spec[0].shape[1:])
     else:
+        with strategy.scope():
+            model = build_model(cfg, shape, classes)
         load = dict(preprocessing=prep, batch_size=cfg.batch_size, with_labels=spec.conditional, data_dir=cfg.data_dir)
-        train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, **load)
+        # A GAN whose k discriminator steps each take a fresh real minibatch gets k images per example.
+        group = getattr(model, "real_images_per_example", 1)
+        train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, group=group, **load)
         # TPUs compile for static shapes: there the evaluation drops the last partial batch.
         test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take,
                             drop_remainder=True if cfg.strategy == "tpu" else None, **load)
@@ -226,8 +256,9 @@ def train_and_evaluate(config: TrainConfig):
         train_ds = train_ds.repeat()
     else:  # An unknown length (an unpaired dataset whose classes could not be counted): epoch by epoch.
         steps_per_epoch = None
-    with strategy.scope():
-        model = build_model(cfg, shape, classes)
+    if spec.unpaired:
+        with strategy.scope():
+            model = build_model(cfg, shape, classes)
 
     nan_guard = zoo_callbacks.StopOnNaN()
     backup = zoo_callbacks.ResumableBackup(
@@ -244,8 +275,10 @@ def train_and_evaluate(config: TrainConfig):
         train_ds = train_ds.skip(start_epoch * steps_per_epoch)
     train_ds, test_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(test_ds)
     throughput = zoo_callbacks.Throughput(cfg.batch_size)
-    callbacks = [
-        nan_guard,
+    callbacks = [zoo_callbacks.EpochSeconds(), nan_guard]
+    if cfg.quality_samples:
+        callbacks.append(_sample_quality(cfg, prep, classes))  # Before the callbacks that record the logs.
+    callbacks += [
         backup,
         zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints"), chief=chief),
         throughput,
@@ -286,6 +319,7 @@ def train_and_evaluate(config: TrainConfig):
         callbacks=callbacks,
         shuffle=False,  # The tf.data pipeline shuffles with the seed.
         verbose=cfg.verbose,
+        validation_data=test_ds if cfg.validate_every_epoch else None,
     )
     train_seconds = time.perf_counter() - start
     if nan_guard.diverged_at is not None:
