@@ -54,6 +54,7 @@ class QualityRun:
         iwae_k: importance samples of the VAE's final bound.
         num_samples: samples of the final FID/KID/precision/recall (5000 for every table).
         steps_per_epoch: None = the whole training split (only tests shorten it).
+        take: None = whole splits; N uses the first N training and test images (only tests shorten it).
         note: why this configuration.
     """
 
@@ -67,6 +68,7 @@ class QualityRun:
     iwae_k: int = 100
     num_samples: int = 5000
     steps_per_epoch: Optional[int] = None
+    take: Optional[int] = None
     note: str = ""
 
 
@@ -122,7 +124,7 @@ def train_config(name, root, verbose=2):
     return train_lib.TrainConfig(
         model=run.model, workdir=os.path.join(root, name), epochs=run.epochs, batch_size=run.batch_size,
         learning_rate=run.learning_rate, num_levels=run.num_levels, model_kwargs=dict(run.model_kwargs),
-        steps_per_epoch=run.steps_per_epoch,
+        steps_per_epoch=run.steps_per_epoch, train_take=run.take, eval_take=run.take,
         validate_every_epoch=_is_likelihood_model(run.model), quality_samples=run.quality_samples, verbose=verbose,
     ).resolved()
 
@@ -154,7 +156,7 @@ def run_quality(name, root, results_dir, verbose=2):
     run = RUNS[name]
     metrics = train_lib.train_and_evaluate(cfg)
     evaluation = eval_lib.evaluate(
-        eval_lib.EvalConfig(workdir=cfg.workdir, num_samples=run.num_samples, iwae_k=run.iwae_k)
+        eval_lib.EvalConfig(workdir=cfg.workdir, num_samples=run.num_samples, iwae_k=run.iwae_k, take=run.take)
     )
     history = read_history(cfg.workdir)
     result = {

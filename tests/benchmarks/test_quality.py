@@ -32,11 +32,12 @@ def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
 
 def test_one_command_trains_resumes_and_writes_the_result(tmp_path, monkeypatch):
     monkeypatch.setitem(quality.RUNS, "tiny_vae", quality.QualityRun(
-        model="vae", epochs=1, steps_per_epoch=2, model_kwargs={"latent_dim": 2}, iwae_k=2, num_samples=20))
+        model="vae", epochs=1, steps_per_epoch=2, model_kwargs={"latent_dim": 2, "filters": [4, 8]}, iwae_k=2,
+        num_samples=20, take=100))
     result = quality.run_quality("tiny_vae", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
     saved = json.loads((tmp_path / "results" / "quality_tiny_vae.json").read_text())
     assert saved == json.loads(json.dumps(result))
-    assert saved["likelihood"]["images"] == 10000 and saved["quality"]["num_samples"] == 20
+    assert saved["likelihood"]["images"] == 100 and saved["quality"]["num_samples"] == 20
     assert saved["epochs"] == 1 and saved["history"][0]["epoch"] == 1 and "val_elbo" in saved["history"][0]
     assert saved["benchmark_command"].startswith("python -m benchmarks.quality")
     # The same command again resumes after the completed epoch instead of training it twice.
