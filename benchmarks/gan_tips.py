@@ -31,6 +31,10 @@ VARIANTS = {
     "generator_bn": ("batch normalisation in the generator", {"model_kwargs": {"generator_norm": "batch"}}),
     "lr_1e-4": ("learning rate 1e-4 for both players", {"learning_rate": 1e-4}),
     "latent_100": ("latent_dim 100", {"model_kwargs": {"latent_dim": 100}}),
+    "minibatch_stddev": (
+        "the discriminator sees the batch's feature spread (minibatch standard deviation)",
+        {"model_kwargs": {"minibatch_stddev": True}},
+    ),
     "bn_dropout_smoothing": (
         "generator batch norm + discriminator dropout 0.3 + label smoothing 0.1",
         {"model_kwargs": {"generator_norm": "batch", "discriminator_dropout": 0.3, "label_smoothing": 0.1}},

@@ -85,7 +85,7 @@ class DCGAN(GAN):
         self.filters = filters
         self.discriminator_norm = discriminator_norm
         self._steps, self._base = steps, (base, width // 2**steps)
-        for name in ("hidden_units", "generator_norm", "discriminator_dropout"):
+        for name in ("hidden_units", "generator_norm", "discriminator_dropout", "minibatch_stddev"):
             if name in kwargs:
                 raise TypeError(f"`{name}` shapes the fully connected `GAN`; DCGAN is convolutional (set `filters`, `discriminator_norm`).")
         super().__init__(
@@ -123,7 +123,7 @@ class DCGAN(GAN):
 
     def get_config(self):
         config = super().get_config()
-        for name in ("hidden_units", "generator_norm", "discriminator_dropout"):
+        for name in ("hidden_units", "generator_norm", "discriminator_dropout", "minibatch_stddev"):
             config.pop(name)
         config.update({"filters": self.filters, "discriminator_norm": self.discriminator_norm})
         return config

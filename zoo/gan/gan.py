@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from zoo import ops
 from zoo.gan import losses
+from zoo.gan.minibatch_stddev import MinibatchStddev
 from zoo.presets.mixin import PresetMixin
 
 
@@ -64,6 +65,9 @@ class GAN(PresetMixin, keras.Model):
             (Salimans et al., 2016). Default 0 (off).
         generator_norm: None (default) or "batch": batch normalisation after each hidden generator layer.
         discriminator_dropout: dropout rate after each hidden discriminator layer. Default 0.
+        minibatch_stddev: whether the discriminator's last hidden layer also sees the batch's feature spread
+            (`MinibatchStddev`, against mode collapse; couples a replica's examples under `tf.distribute`).
+            Default False.
         seed: seed of the training noise and of verbs called without a seed.
 
     Example:
@@ -93,6 +97,7 @@ class GAN(PresetMixin, keras.Model):
         label_smoothing=0.0,
         generator_norm=None,
         discriminator_dropout=0.0,
+        minibatch_stddev=False,
         seed=None,
         **kwargs,
     ):
@@ -118,6 +123,9 @@ class GAN(PresetMixin, keras.Model):
         self.label_smoothing = float(label_smoothing)
         self.generator_norm = generator_norm
         self.discriminator_dropout = float(discriminator_dropout)
+        if not isinstance(minibatch_stddev, bool):
+            raise TypeError(f"`minibatch_stddev` must be a bool; got {minibatch_stddev!r}.")
+        self.minibatch_stddev = minibatch_stddev
         self.d_steps = d_steps
         self.gp_weight = float(gp_weight)
         self.hidden_units = tuple(int(u) for u in hidden_units)
@@ -172,6 +180,8 @@ class GAN(PresetMixin, keras.Model):
             x = keras.layers.LeakyReLU(0.2)(x)
             if self.discriminator_dropout:
                 x = keras.layers.Dropout(self.discriminator_dropout, seed=self.seed)(x)
+        if self.minibatch_stddev:
+            x = MinibatchStddev()(x)
         return keras.Model(inputs, keras.layers.Dense(1)(x), name="discriminator")
 
     def _g(self, z, labels, training=False):
@@ -410,6 +420,7 @@ class GAN(PresetMixin, keras.Model):
                 "label_smoothing": self.label_smoothing,
                 "generator_norm": self.generator_norm,
                 "discriminator_dropout": self.discriminator_dropout,
+                "minibatch_stddev": self.minibatch_stddev,
                 "seed": self.seed,
             }
         )

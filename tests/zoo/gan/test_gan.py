@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.gan import DCGAN, GAN
+from zoo.gan import DCGAN, GAN, MinibatchStddev
 
 SHAPE = (8, 8, 1)
 
@@ -262,3 +262,21 @@ def test_dcgan_refuses_the_fully_connected_options_and_label_smoothing_needs_log
         _dcgan(generator_norm="batch")
     with pytest.raises(ValueError, match="label_smoothing"):
         _dcgan(label_smoothing=0.1, discriminator_norm="layer").compile(loss="wasserstein")
+
+
+def test_minibatch_stddev_appends_the_batch_spread_and_tells_collapsed_batches_apart():
+    layer = MinibatchStddev()
+    x = np.random.default_rng(0).normal(size=(16, 5)).astype("float32")
+    out = layer(x).numpy()
+    np.testing.assert_array_equal(out[:, :5], x)
+    np.testing.assert_allclose(out[:, 5], np.full(16, np.std(x, axis=0).mean()), rtol=1e-4)
+    collapsed = layer(np.repeat(x[:1], 16, axis=0)).numpy()[:, 5]
+    assert np.all(collapsed < 1e-3) and np.all(out[:, 5] > 0.5)
+    with pytest.raises(ValueError, match=r"\(batch, features\)"):
+        layer(np.zeros((2, 3, 3), "float32"))
+    model = _gan(minibatch_stddev=True)
+    assert any(isinstance(l, MinibatchStddev) for l in model.discriminator.layers)
+    clone = GAN.from_config(model.get_config())
+    assert clone.get_config() == model.get_config() and clone.count_params() == model.count_params()
+    with pytest.raises(TypeError, match="minibatch_stddev"):
+        _dcgan(minibatch_stddev=True)
