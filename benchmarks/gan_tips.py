@@ -4,7 +4,7 @@ r"""The lecture's tips for a stable GAN, measured one by one on the fully connec
     python -m benchmarks.gan_tips --variants=baseline,dropout --epochs=10
 
 Each variant is `python -m trainers.train --model=gan` with the registry defaults plus one change (or a
-combination of changes that measured well alone), trained for the same number of generator steps, then scored
+combination of changes that measured well alone), trained for the same number of generator steps (rows with k = 2 take twice the discriminator steps), then scored
 as `python -m trainers.evaluate --num_samples=5000` does: FID and k-NN precision/recall of 5000 samples against
 5000 test images in the shipped classifier's feature space. Recall is the share of real images that have a
 generated image nearby: the measure of mode collapse (0 = the generator covers none of the data's variety).
@@ -21,7 +21,7 @@ import os
 from absl import app, flags
 
 from benchmarks import common
-from trainers import eval_lib, train_lib
+from trainers import callbacks, eval_lib, train_lib
 
 #: name -> (what changed, TrainConfig overrides). Model kwargs merge into the registry's.
 VARIANTS = {
@@ -86,7 +86,9 @@ def run_variant(name, root, epochs, base_kwargs):
         "precision": quality["precision"],
         "recall": quality["recall"],
         "floor": {k: quality["floor"][k] for k in ("fid", "precision", "recall")},
-        "train_seconds": metrics["train_seconds"],
+        # Every epoch's time, also of a run that was interrupted and resumed.
+        "train_seconds": sum(row.get("epoch_seconds", 0.0) for row in callbacks.read_history(
+            os.path.join(cfg.workdir, "history.csv"))),
         "parameters": metrics["parameters"],
     }
 

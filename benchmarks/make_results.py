@@ -303,7 +303,7 @@ def _render_gan_tips(result):
         "## GAN tips: the fully connected GAN's mode collapse, one change at a time",
         "",
         f"`python -m trainers.train --model=gan` with one change each, {result['epochs']} x {result['steps_per_epoch']} "
-        "generator steps at batch 128 (the same compute for every row), scored like `python -m trainers.evaluate "
+        "generator steps at batch 128 for every row (the k=2 rows take two discriminator steps per generator step), scored like `python -m trainers.evaluate "
         f"--num_samples={result['num_samples']}`: FID and k-NN precision/recall (k=3) of {result['num_samples']:,} "
         f"samples against as many test images; real-against-real floor in brackets. Recall near 0 is mode "
         f"collapse. One seed per row: differences of a few FID points are within seed noise. {result['cores']} "

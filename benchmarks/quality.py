@@ -19,7 +19,6 @@ ranking can be set beside the papers' (PixelCNN 81.30, Row LSTM 80.54, Diagonal 
 binarized MNIST; van den Oord et al., 2016).
 """
 
-import csv
 import dataclasses
 import json
 import os
@@ -29,7 +28,7 @@ from typing import Any, Mapping, Optional
 from absl import app, flags
 
 from benchmarks import common
-from trainers import data, eval_lib, registry, train_lib
+from trainers import callbacks, data, eval_lib, registry, train_lib
 
 #: The papers' test NLL in nats on binarized MNIST (van den Oord et al., "Pixel Recurrent Neural Networks",
 #: 2016, table 4; Gated PixelCNN: "Conditional Image Generation with PixelCNN Decoders", 2016).
@@ -142,12 +141,8 @@ def parameter_count(name):
 
 
 def read_history(workdir):
-    """Rows of `WORKDIR/history.csv` as dicts of floats (epoch counted from 1)."""
-    path = os.path.join(workdir, "history.csv")
-    if not os.path.isfile(path):
-        return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) + 1 if k == "epoch" else float(v)) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    """Rows of `WORKDIR/history.csv` as dicts of floats, epochs counted from 1 (the first epoch is 1)."""
+    return [{**row, "epoch": row["epoch"] + 1} for row in callbacks.read_history(os.path.join(workdir, "history.csv"))]
 
 
 def run_quality(name, root, results_dir, verbose=2):

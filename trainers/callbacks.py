@@ -174,7 +174,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = epoch
         self.restored_from = name
         # Without a history in the metadata (a backup of an older version), keep the CSV's rows before `epoch`.
-        history = history if history is not None else _read_history(self.history_path)
+        history = history if history is not None else read_history(self.history_path)
         self.history = [row for row in history if row["epoch"] < epoch]
         if self.problems:
             _logger.warning("Resumed from the %s, after epoch %d.", name, epoch)
@@ -323,8 +323,12 @@ def _epoch_checkpoints(directory):
     return sorted(paths, reverse=True)
 
 
-def _read_history(path):
-    """Rows of a history CSV as dicts with an int "epoch" and float metrics; [] if there is none."""
+def read_history(path):
+    """Rows of a history CSV (`WORKDIR/history.csv`) as dicts with an int "epoch" (from 0) and float metrics.
+
+    Returns [] if there is none. Example: `sum(row["epoch_seconds"] for row in read_history(path))` is the wall
+    time of a run's completed epochs, however often it was resumed.
+    """
     if not path or not os.path.exists(path):
         return []
     rows = []
