@@ -21,7 +21,10 @@ import os
 from absl import app, flags
 
 from benchmarks import common
-from trainers import callbacks, eval_lib, train_lib
+import numpy as np
+
+from trainers import callbacks, data, eval_lib, train_lib
+from zoo.classifier import pretrained
 
 #: name -> (what changed, TrainConfig overrides). Model kwargs merge into the registry's.
 VARIANTS = {
@@ -64,6 +67,28 @@ def _config(name, root, epochs, base_kwargs):
     )
 
 
+def class_shares(workdir, num_samples=_NUM_SAMPLES):
+    """Share of a run's samples (seeds as in `trainers.evaluate`) that the shipped classifier puts in each class.
+
+    Tells mode dropping (classes missing) from a generator that covers every class with a few near-duplicates
+    (every class present, recall still near 0). Cached in `WORKDIR/class_shares.json`.
+    """
+    path = os.path.join(workdir, "class_shares.json")
+    if not os.path.isfile(path):
+        model, _ = eval_lib.load_trained_model(workdir)
+        prep = data.Preprocessing("symmetric")
+        classifier = pretrained.load_feature_classifier("fashion_mnist")
+        counts = np.zeros(10)
+        for offset in range(0, num_samples, 500):
+            images = prep.to_unit(model.sample(500, seed=offset))
+            counts += np.bincount(np.argmax(classifier(images), -1), minlength=10)
+        with open(path + ".tmp", "w") as f:
+            json.dump([round(float(c), 4) for c in counts / counts.sum()], f)
+        os.replace(path + ".tmp", path)
+    with open(path) as f:
+        return json.load(f)
+
+
 def run_variant(name, root, epochs, base_kwargs):
     """Trains (or reuses) one variant and returns its row: what changed, FID, precision, recall, commands."""
     cfg = _config(name, root, epochs, base_kwargs)
@@ -90,6 +115,7 @@ def run_variant(name, root, epochs, base_kwargs):
         "train_seconds": sum(row.get("epoch_seconds", 0.0) for row in callbacks.read_history(
             os.path.join(cfg.workdir, "history.csv"))),
         "parameters": metrics["parameters"],
+        "class_shares": class_shares(cfg.workdir),
     }
 
 

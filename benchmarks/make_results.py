@@ -297,6 +297,10 @@ def _render_serving(result):
     return lines
 
 
+def _share_range(shares):
+    return f"{min(shares):.1%}-{max(shares):.1%}" if shares else ""
+
+
 def _render_gan_tips(result):
     """Markdown lines for RESULTS.md: the MLP GAN's FID and precision/recall with each stabilising change."""
     lines = [
@@ -306,17 +310,18 @@ def _render_gan_tips(result):
         "generator steps at batch 128 for every row (the k=2 rows take two discriminator steps per generator step), scored like `python -m trainers.evaluate "
         f"--num_samples={result['num_samples']}`: FID and k-NN precision/recall (k=3) of {result['num_samples']:,} "
         f"samples against as many test images; real-against-real floor in brackets. Recall near 0 is mode "
-        f"collapse. One seed per row: differences of a few FID points are within seed noise. {result['cores']} "
+        f"collapse; the classes column is the share of samples the shipped classifier puts in its rarest and most "
+        f"frequent class (10% each for the data). One seed per row: differences of a few FID points are within seed noise. {result['cores']} "
         f"cores, {result['date']}.",
         "",
-        "| variant | change | FID (floor) | precision (floor) | recall (floor) | train wall (s) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| variant | change | FID (floor) | precision (floor) | recall (floor) | classes: fewest-most of the samples | train wall (s) |",
+        "|---|---|---:|---:|---:|---|---:|",
     ]
     for r in result["rows"]:
         f = r["floor"]
         lines.append(
             f"| {r['variant']} | {r['change']} | {r['fid']:.2f} ({f['fid']:.2f}) | {r['precision']:.3f} ({f['precision']:.3f}) "
-            f"| {r['recall']:.3f} ({f['recall']:.3f}) | {r['train_seconds']:,.0f} |"
+            f"| {r['recall']:.3f} ({f['recall']:.3f}) | {_share_range(r.get('class_shares'))} | {r['train_seconds']:,.0f} |"
         )
     lines += ["", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
     return lines
