@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 .venv/bin/python -m trainers.train --model=vae --workdir=runs/demo_vae --epochs=2 --verbose=2 "$@"
+echo "Look at runs/demo_vae/samples/latest.png: rows of the VAE's decoder means, each above binarized draws from the same latents."

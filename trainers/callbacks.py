@@ -2,6 +2,7 @@
 
 import csv
 import glob
+import inspect
 import json
 import logging
 import math
@@ -16,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainers import keras_internals, visualize
+from trainers import metrics as quality_metrics
 from zoo.presets.preset import sha256_of_file
 from zoo.utils import atomic
 
@@ -176,7 +178,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = epoch
         self.restored_from = name
         # Without a history in the metadata (a backup of an older version), keep the CSV's rows before `epoch`.
-        history = history if history is not None else _read_history(self.history_path)
+        history = history if history is not None else read_history(self.history_path)
         self.history = [row for row in history if row["epoch"] < epoch]
         if self.problems:
             _logger.warning("Resumed from the %s, after epoch %d.", name, epoch)
@@ -322,8 +324,12 @@ def _epoch_checkpoints(directory):
     return sorted(paths, reverse=True)
 
 
-def _read_history(path):
-    """Rows of a history CSV as dicts with an int "epoch" and float metrics; [] if there is none."""
+def read_history(path):
+    """Rows of a history CSV (`WORKDIR/history.csv`) as dicts with an int "epoch" (from 0) and float metrics.
+
+    Returns [] if there is none. Example: `sum(row["epoch_seconds"] for row in read_history(path))` is the wall
+    time of a run's completed epochs, however often it was resumed.
+    """
     if not path or not os.path.exists(path):
         return []
     rows = []
@@ -364,6 +370,9 @@ class SampleGrid(keras.callbacks.Callback):
     """Writes a PNG grid of `model.sample(num_samples, seed=seed)` after every epoch, and to TensorBoard.
 
     The same seed every epoch gives the same noise, so the grids show how one set of samples evolves.
+    Latent-variable models (whose `sample` takes `mean=True`, the VAE) show what people expect of them: rows
+    of the decoder's mean images `E[x | z]`, each followed by a row of draws `x ~ p(x | z)` from the same
+    latents (raw Bernoulli draws alone look like noise). Other families show their samples.
 
     Args:
         directory: where `epoch_NNNN.png` files and `latest.png` go.
@@ -390,7 +399,17 @@ class SampleGrid(keras.callbacks.Callback):
     def images(self):
         """The grid's images, floats in [0, 1], `(n, H, W, C)`."""
         kwargs = {} if self.labels is None else {"labels": self.labels}
-        return np.asarray(self.to_unit(self.model.sample(self.num_samples, seed=self.seed, **kwargs)))
+        if "mean" not in inspect.signature(self.model.sample).parameters:
+            return np.asarray(self.to_unit(self.model.sample(self.num_samples, seed=self.seed, **kwargs)))
+        # Half as many latents, each shown as its mean image and, a row below, as a draw.
+        cols = self.num_cols or int(math.ceil(math.sqrt(self.num_samples)))
+        count = max(1, self.num_samples // (2 * cols)) * cols
+        if self.labels is not None:
+            kwargs = {"labels": self.labels[:count]}
+        means = np.asarray(self.model.sample(count, seed=self.seed, mean=True, **kwargs))
+        draws = np.asarray(self.to_unit(self.model.sample(count, seed=self.seed, **kwargs)))
+        rows = [block for start in range(0, count, cols) for block in (means[start:start + cols], draws[start:start + cols])]
+        return np.concatenate(rows)
 
     def _summary(self, images, step):
         tf.summary.image("samples", images[: min(16, len(images))], step=step, max_outputs=16)
@@ -400,8 +419,9 @@ class SampleGrid(keras.callbacks.Callback):
         images = self.images()
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"epoch_{step:04d}.png")
-        self.last_path = visualize.save_grid(path, images, self.num_cols, scale=2)
-        visualize.save_grid(os.path.join(self.directory, "latest.png"), images, self.num_cols, scale=2)
+        cols = self.num_cols or int(math.ceil(math.sqrt(self.num_samples)))
+        self.last_path = visualize.save_grid(path, images, cols, scale=2)
+        visualize.save_grid(os.path.join(self.directory, "latest.png"), images, cols, scale=2)
         if self.log_dir:
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
@@ -446,6 +466,65 @@ class TranslationGrid(SampleGrid):
 
     def _summary(self, images, step):
         tf.summary.image("translations", visualize.make_grid(images, self.num_cols)[None] / 255.0, step=step)
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Adds `epoch_seconds` to every epoch's logs: the wall time of its steps and validation.
+
+    Recorded in `history.csv` and the backups, so the wall time of a run interrupted and resumed any number of
+    times is the sum of the column. Place it first: later callbacks' work (checkpoints, grids) is not counted.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+class SampleQuality(keras.callbacks.Callback):
+    """Adds FID and k-NN precision/recall of fresh samples to every epoch's logs: a generator's learning curve.
+
+    After each epoch it draws `num_samples` images with `model.sample` (the same seed every epoch) and
+    scores them against `real_features` in the feature space of `features`; `fid`, `precision` and `recall`
+    join the epoch's logs, so `history.csv`, TensorBoard and the backups record them. Place it before the
+    callbacks that read the logs.
+
+    Args:
+        real_features: `(n, d)` features of real images (e.g. the first n test images).
+        features: function from floats in [0, 1] `(n, H, W, C)` to `(n, d)` features.
+        to_unit: function mapping the model's samples to floats in [0, 1].
+        num_samples: images drawn per epoch.
+        seed: sampling seed.
+        labels_fn: for conditional models, function `n -> labels`; None otherwise.
+        batch_size: images per `sample` call.
+    """
+
+    def __init__(self, real_features, features, to_unit, num_samples, seed=0, labels_fn=None, batch_size=500):
+        super().__init__()
+        self.real_features = real_features
+        self.features = features
+        self.to_unit = to_unit
+        self.num_samples = num_samples
+        self.seed = seed
+        self.labels_fn = labels_fn
+        self.batch_size = batch_size
+
+    def scores(self):
+        chunks = []
+        for offset in range(0, self.num_samples, self.batch_size):
+            n = min(self.batch_size, self.num_samples - offset)
+            kwargs = {} if self.labels_fn is None else {"labels": self.labels_fn(n)}
+            chunks.append(np.asarray(self.to_unit(self.model.sample(n, seed=self.seed + offset, **kwargs))))
+        fake = self.features(np.concatenate(chunks))
+        pr = quality_metrics.precision_recall(self.real_features, fake, k=3)
+        return {"fid": float(quality_metrics.fid(self.real_features, fake)),
+                "precision": float(pr.precision), "recall": float(pr.recall)}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and logs_are_finite(logs):
+            logs.update(self.scores())
 
 
 class Throughput(keras.callbacks.Callback):

@@ -155,14 +155,6 @@ def _feature_extractor(cfg, dataset, image_shape):
     return (lambda x: classifier.features(x).numpy()), f"{dataset} classifier sha256:{manifest['sha256'][:12]}"
 
 
-def _real_unit_images(dataset, split, prep, count, data_dir):
-    ds = data.load(dataset, split, prep, batch_size=1000, shuffle=False, take=count, data_dir=data_dir)
-    images = np.concatenate([prep.to_unit(x).numpy() for x in ds])
-    if images.shape[0] < count:
-        raise ValueError(f"`num_samples`={count} is more than the {images.shape[0]} images of split {split!r}.")
-    return images
-
-
 def _generated_unit_images(model, prep, cfg):
     num_classes = getattr(model, "num_classes", None)
     chunks = []
@@ -269,8 +261,8 @@ def evaluate(config: EvalConfig):
         result["translation"] = translation_scores(model, ds, prep, classifier, domains)
     if cfg.num_samples and hasattr(model, "sample"):  # Translation models draw no samples to score.
         features, description = _feature_extractor(cfg, dataset, shape)
-        real = features(_real_unit_images(dataset, cfg.split, prep, cfg.num_samples, cfg.data_dir))
-        reference = features(_real_unit_images(dataset, cfg.reference_split, prep, cfg.num_samples, cfg.data_dir))
+        real = features(data.unit_images(dataset, cfg.split, prep, cfg.num_samples, cfg.data_dir))
+        reference = features(data.unit_images(dataset, cfg.reference_split, prep, cfg.num_samples, cfg.data_dir))
         fake_images, images_per_second = _generated_unit_images(model, prep, cfg)
         quality = _scores(real, features(fake_images), cfg.seed)
         quality["floor"] = {"reference_split": cfg.reference_split, **_scores(real, reference, cfg.seed)}

@@ -43,6 +43,12 @@ _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras verbosity: 1 progress bar, 
 _DOMAINS = flags.DEFINE_list(
     "domains", None, "Unpaired models (cyclegan): classes of domains A,B as indices or names (fashion_mnist default: 7,9)."
 )
+_VALIDATE = flags.DEFINE_boolean(
+    "validate_every_epoch", False, "Score the whole eval split after every epoch (val_* in history.csv: learning curves)."
+)
+_QUALITY = flags.DEFINE_integer(
+    "quality_samples", 0, "Generators: FID/precision/recall of this many samples after every epoch (0 = off)."
+)
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Unpaired models: resize images to this size (cycle_gan/* needs it).")
 
 
@@ -75,6 +81,8 @@ def main(argv):
         verbose=_VERBOSE.value,
         domains=None if _DOMAINS.value is None else tuple(_DOMAINS.value),
         image_size=_IMAGE_SIZE.value,
+        validate_every_epoch=_VALIDATE.value,
+        quality_samples=_QUALITY.value,
     )
     metrics = cli.run_and_report(
         train_lib.train_and_evaluate,

@@ -32,6 +32,7 @@ import numpy as np
 
 from trainers import callbacks as zoo_callbacks
 from trainers import data, distribute, registry
+from zoo.classifier import pretrained
 from zoo.utils import atomic
 
 STRATEGIES = distribute.STRATEGIES
@@ -73,6 +74,11 @@ class TrainConfig:
             `cycle_gan/*` datasets, whose splits are the domains.
         image_size: unpaired models only: resize images to `image_size x image_size` (needed for `cycle_gan/*`,
             whose images vary in size).
+        validate_every_epoch: score the whole eval split after every epoch (Keras validation: `val_*` columns
+            in `history.csv`, e.g. the test NLL per epoch of a likelihood model: its learning curve).
+        quality_samples: for generators, FID and precision/recall of this many samples against as many eval-split
+            images after every epoch (`fid`, `precision`, `recall` columns; `trainers.callbacks.SampleQuality`),
+            in the shipped classifier's feature space. 0 (default) = off.
     """
 
     model: str = "vae"
@@ -96,6 +102,8 @@ class TrainConfig:
     verbose: int = 1
     domains: Optional[Tuple[Any, Any]] = None
     image_size: Optional[int] = None
+    validate_every_epoch: bool = False
+    quality_samples: int = 0
 
     def resolved(self):
         """A copy with the registry defaults filled in and every field validated."""
@@ -129,6 +137,10 @@ class TrainConfig:
             raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {cfg.strategy!r}.")
         if not cfg.workdir:
             raise ValueError("`workdir` must be a directory path.")
+        if isinstance(cfg.quality_samples, bool) or not isinstance(cfg.quality_samples, int) or cfg.quality_samples < 0:
+            raise ValueError(f"`quality_samples` must be an int >= 0; got {cfg.quality_samples!r}.")
+        if cfg.quality_samples and spec.unpaired:
+            raise ValueError("`quality_samples` scores samples; unpaired translation models draw none.")
         cfg.preprocessing()  # Validates num_levels and binarize.
         return cfg
 
@@ -163,6 +175,20 @@ def _grid_labels(num_samples, num_classes):
     return np.arange(num_samples, dtype=np.int32) % num_classes
 
 
+def _sample_quality(cfg, prep, classes):
+    """The `SampleQuality` callback of `cfg.quality_samples` samples against the first as many eval-split images."""
+    classifier = pretrained.load_feature_classifier(cfg.dataset)
+
+    def features(images):
+        return classifier.features(images).numpy()
+
+    real = features(data.unit_images(cfg.dataset, cfg.eval_split, prep, cfg.quality_samples, cfg.data_dir))
+    return zoo_callbacks.SampleQuality(
+        real, features, prep.to_unit, cfg.quality_samples, seed=cfg.seed + 4321,
+        labels_fn=(lambda n: _grid_labels(n, classes)) if classes else None,
+    )
+
+
 def _check_workdir(cfg, write=True):
     """Refuses to resume a work directory that holds a run of another model or dataset; writes config.json."""
     path = os.path.join(cfg.workdir, "config.json")
@@ -181,7 +207,7 @@ def _check_workdir(cfg, write=True):
     atomic.write_json(path, dataclasses.asdict(cfg), indent=2, sort_keys=True)
 
 
-def _datasets(cfg, prep):
+def _datasets(cfg, prep, group=1):
     """`(train_ds, test_ds, image_shape, num_classes, steps_per_epoch)` of a resolved config.
 
     `num_classes` is None for an unconditional model; unpaired models get `(images_a, images_b)` batches. The
@@ -198,7 +224,7 @@ def _datasets(cfg, prep):
         shape = tuple(train_ds.element_spec[0].shape[1:])
     else:
         load = dict(preprocessing=prep, batch_size=cfg.batch_size, with_labels=spec.conditional, data_dir=cfg.data_dir)
-        train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, **load)
+        train_ds = data.load(cfg.dataset, "train", seed=cfg.seed, take=cfg.train_take, group=group, **load)
         # TPUs compile for static shapes: there the evaluation drops the last partial batch.
         test_ds = data.load(cfg.dataset, cfg.eval_split, shuffle=False, take=cfg.eval_take,
                             drop_remainder=True if cfg.strategy == "tpu" else None, **load)
@@ -208,6 +234,26 @@ def _datasets(cfg, prep):
     else:  # An unknown length (an unpaired dataset whose classes could not be counted): epoch by epoch.
         steps_per_epoch = None
     return train_ds, test_ds, shape, classes, steps_per_epoch
+
+
+def _model_and_datasets(cfg, prep, strategy):
+    """`(model, train_ds, test_ds, num_classes, steps_per_epoch)`, the model built in `strategy`'s scope.
+
+    The model comes first, because a GAN whose k discriminator steps each take a fresh real minibatch reads
+    k images per example (`real_images_per_example`); an unpaired model's image shape comes from its data.
+    """
+    if cfg.spec.unpaired:
+        train_ds, test_ds, shape, classes, steps_per_epoch = _datasets(cfg, prep)
+        with strategy.scope():
+            model = build_model(cfg, shape, classes)
+        return model, train_ds, test_ds, classes, steps_per_epoch
+    shape = data.image_shape(cfg.dataset, cfg.data_dir)
+    classes = data.num_classes(cfg.dataset, cfg.data_dir) if cfg.spec.conditional else None
+    with strategy.scope():
+        model = build_model(cfg, shape, classes)
+    group = getattr(model, "real_images_per_example", 1)
+    train_ds, test_ds, _, _, steps_per_epoch = _datasets(cfg, prep, group=group)
+    return model, train_ds, test_ds, classes, steps_per_epoch
 
 
 def _unpaired_kwargs(cfg, prep):
@@ -235,10 +281,13 @@ def _backup(cfg, chief):
 
 
 def _callbacks(cfg, prep, classes, chief, backup):
-    """NaN guard, `backup`, epoch checkpoints, speed, and on the chief TensorBoard and a sample grid."""
+    """Epoch time, NaN guard, sample quality (`--quality_samples`), `backup`, epoch checkpoints, speed, and on
+    the chief TensorBoard and a sample grid."""
     run = _RunCallbacks([], zoo_callbacks.StopOnNaN(), backup, zoo_callbacks.Throughput(cfg.batch_size), None)
-    run.all = [
-        run.nan_guard,
+    run.all = [zoo_callbacks.EpochSeconds(), run.nan_guard]
+    if cfg.quality_samples:
+        run.all.append(_sample_quality(cfg, prep, classes))  # Before the callbacks that record the logs.
+    run.all += [
         backup,
         zoo_callbacks.EpochCheckpoint(os.path.join(cfg.workdir, "checkpoints"), chief=chief),
         run.throughput,
@@ -273,8 +322,9 @@ def _grid(cfg, prep, classes):
     )
 
 
-def _fit(model, train_ds, cfg, run, steps_per_epoch):
-    """`(history, seconds)` of `model.fit`; raises `TrainingDivergedError` if the NaN guard stopped it."""
+def _fit(model, train_ds, test_ds, cfg, run, steps_per_epoch):
+    """`(history, seconds)` of `model.fit` (validated on `test_ds` each epoch with `--validate_every_epoch`);
+    raises `TrainingDivergedError` if the NaN guard stopped it."""
     start = time.perf_counter()
     history = model.fit(
         train_ds,
@@ -283,6 +333,7 @@ def _fit(model, train_ds, cfg, run, steps_per_epoch):
         callbacks=run.all,
         shuffle=False,  # The tf.data pipeline shuffles with the seed.
         verbose=cfg.verbose,
+        validation_data=test_ds if cfg.validate_every_epoch else None,
     )
     train_seconds = time.perf_counter() - start
     diverged = run.nan_guard.diverged_at
@@ -320,7 +371,7 @@ def _metrics(cfg, model, strategy, run, results):
 def train_and_evaluate(config: TrainConfig):
     """Trains `config.model` on `config.dataset`, evaluates it, and writes the run's files to the workdir.
 
-    In order: datasets (`_datasets`), the model in the strategy's scope, the restored backup (and the batches of
+    In order: the model in the strategy's scope and the datasets (`_model_and_datasets`), the restored backup (and the batches of
     the restored epochs skipped), callbacks (`_callbacks`), `fit` (`_fit`), evaluation, then the final model, the
     last sample grid and `metrics.json`.
 
@@ -344,9 +395,7 @@ def train_and_evaluate(config: TrainConfig):
     _check_workdir(cfg, write=chief)
     keras.utils.set_random_seed(cfg.seed)
     prep = cfg.preprocessing()
-    train_ds, test_ds, shape, classes, steps_per_epoch = _datasets(cfg, prep)
-    with strategy.scope():
-        model = build_model(cfg, shape, classes)
+    model, train_ds, test_ds, classes, steps_per_epoch = _model_and_datasets(cfg, prep, strategy)
     backup = _backup(cfg, chief)
     start_epoch = backup.restore(model)
     if steps_per_epoch:
@@ -356,7 +405,7 @@ def train_and_evaluate(config: TrainConfig):
         train_ds = train_ds.skip(start_epoch * steps_per_epoch)
     train_ds, test_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(test_ds)
     run = _callbacks(cfg, prep, classes, chief, backup)
-    history, train_seconds = _fit(model, train_ds, cfg, run, steps_per_epoch)
+    history, train_seconds = _fit(model, train_ds, test_ds, cfg, run, steps_per_epoch)
     test_metrics = model.evaluate(test_ds, verbose=0, return_dict=True)
     if chief:
         with atomic.destination(os.path.join(cfg.workdir, "model.keras")) as tmp:

@@ -172,3 +172,57 @@ def test_make_grid_layout_and_errors():
         visualize.make_grid(np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match="empty"):
         visualize.make_grid(np.zeros((0, 4, 4, 1)))
+
+
+class _LatentSampler(keras.Model):
+    """A latent-variable model's `sample`: mean images in [0, 1] with `mean=True`, else binary draws of them."""
+
+    def sample(self, num_samples, seed=None, labels=None, mean=False):
+        means = np.random.default_rng(seed).uniform(0.2, 0.8, size=(num_samples, 4, 4, 1)).astype("float32")
+        if mean:
+            return means
+        return (np.random.default_rng(seed + 1).uniform(size=means.shape) < means).astype("int32")
+
+
+def test_sample_grid_of_a_latent_variable_model_shows_mean_rows_above_draws_of_the_same_latents(tmp_path):
+    grid = callbacks.SampleGrid(str(tmp_path), to_unit=lambda x: np.asarray(x, "float32"), num_samples=16, seed=5)
+    grid.set_model(_LatentSampler())
+    images = grid.images()
+    assert images.shape == (16, 4, 4, 1)
+    means = _LatentSampler().sample(8, seed=5, mean=True)
+    # Rows of 4: means of latents 0-3, their draws, means of latents 4-7, their draws.
+    np.testing.assert_array_equal(images[0:4], means[0:4])
+    np.testing.assert_array_equal(images[8:12], means[4:8])
+    draws = np.concatenate([images[4:8], images[12:16]])
+    assert set(np.unique(draws)) <= {0.0, 1.0}
+    grid.write(1)
+    assert Image.open(tmp_path / "epoch_0001.png").size == (2 * (4 * 5 + 1), 2 * (4 * 5 + 1))
+
+
+def test_epoch_seconds_and_sample_quality_join_the_logs_that_the_backup_records(tmp_path):
+    model = _regression_model()
+    real = np.random.default_rng(0).normal(size=(64, 3))
+
+    def features(images):
+        return images.reshape(len(images), -1)[:, :3].astype("float64")
+
+    class _Gen(keras.Model):
+        def sample(self, n, seed=None):
+            return np.random.default_rng(seed).normal(size=(n, 3, 1, 1)).astype("float32")
+
+    quality = callbacks.SampleQuality(real, features, to_unit=lambda x: x, num_samples=64, seed=1, batch_size=20)
+    quality.set_model(_Gen())
+    scores = quality.scores()
+    assert set(scores) == {"fid", "precision", "recall"} and scores["fid"] >= 0 and 0 <= scores["recall"] <= 1
+    assert quality.scores() == scores  # The same seed every epoch.
+
+    class _Quality(callbacks.SampleQuality):
+        def scores(self):
+            return {"fid": 1.5}
+
+    backup = callbacks.ResumableBackup(str(tmp_path / "backup"), history_path=str(tmp_path / "history.csv"))
+    model.fit(_data(3), epochs=2, verbose=0, callbacks=[
+        callbacks.EpochSeconds(), _Quality(real, features, lambda x: x, 4), backup])
+    with open(tmp_path / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["fid"]) for r in rows] == [1.5, 1.5] and all(float(r["epoch_seconds"]) > 0 for r in rows)

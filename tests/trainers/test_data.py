@@ -236,3 +236,20 @@ def test_local_builder_prepares_once_into_a_fresh_data_dir(tmp_path):
     second = data.builder("fashion_mnist", data_dir=data_dir)
     assert second.is_prepared() and sorted(os.stat(str(p)).st_mtime_ns for p in second.data_path.iterdir()) == stamp
     assert second.info.splits["test"].num_examples == 10000
+
+
+def test_group_puts_k_consecutive_images_of_the_flat_batch_in_each_row():
+    prep = data.Preprocessing("symmetric")
+    flat_images, flat_labels = next(iter(data.load("fashion_mnist", "train", prep, batch_size=12, seed=3,
+                                                   with_labels=True, take=200)))
+    images, labels = next(iter(data.load("fashion_mnist", "train", prep, batch_size=4, seed=3, with_labels=True,
+                                         take=200, group=3)))
+    assert images.shape == (4, 3, 28, 28, 1) and labels.shape == (4, 3)
+    np.testing.assert_array_equal(images.numpy().reshape(flat_images.shape), flat_images.numpy())
+    np.testing.assert_array_equal(labels.numpy().reshape(-1), flat_labels.numpy())
+    only_images = data.load("fashion_mnist", "train", prep, batch_size=4, take=200, group=2)
+    assert only_images.element_spec.shape == (4, 2, 28, 28, 1)
+    with pytest.raises(ValueError, match="group"):
+        data.load("fashion_mnist", "test", prep, batch_size=4, shuffle=False, group=2)
+    with pytest.raises(ValueError, match="group"):
+        data.load("fashion_mnist", "train", prep, batch_size=4, group=0)

@@ -55,6 +55,8 @@ _ONE_STEP_SCRIPT = textwrap.dedent(
     levels = rng.integers(0, 2, (B, 8, 8, 1)).astype("int32")
     symmetric = rng.uniform(-1, 1, (B, 8, 8, 1)).astype("float32")
     labels = rng.integers(0, 3, (B,)).astype("int32")
+    grouped = rng.uniform(-1, 1, (B, 2, 8, 8, 1)).astype("float32")  # A fresh real minibatch per D step.
+    grouped_labels = rng.integers(0, 3, (B, 2)).astype("int32")
 
     def sgd():
         return keras.optimizers.SGD(0.1)
@@ -66,6 +68,9 @@ _ONE_STEP_SCRIPT = textwrap.dedent(
                             lambda m: m.compile(d_optimizer=sgd(), g_optimizer=sgd()), (symmetric, labels)),
         "dcgan": (lambda: DCGAN(image_shape=(8, 8, 1), latent_dim=3, filters=8, d_steps=2, seed=0),
                   lambda m: m.compile(d_optimizer=sgd(), g_optimizer=sgd()), (symmetric,)),
+        "fresh_batches_gan": (lambda: GAN(image_shape=(8, 8, 1), num_classes=3, latent_dim=3, hidden_units=(8,),
+                                          d_steps=2, fresh_real_batches=True, seed=0),
+                              lambda m: m.compile(d_optimizer=sgd(), g_optimizer=sgd()), (grouped, grouped_labels)),
         "wgan_gp": (lambda: DCGAN(image_shape=(8, 8, 1), latent_dim=3, filters=8, d_steps=2,
                                   discriminator_norm="layer", seed=0),
                     lambda m: m.compile(d_optimizer=sgd(), g_optimizer=sgd(), loss="wasserstein"), (symmetric,)),
@@ -131,7 +136,7 @@ def _run_script(script, timeout):
 def test_one_step_of_every_family_is_the_same_on_one_device_and_on_two_replicas():
     results = _run_script(_ONE_STEP_SCRIPT, timeout=300)
     print(json.dumps({k: v.get("max_weight_difference") for k, v in results.items() if k != "noise"}))
-    for family in ("vae", "conditional_gan", "dcgan", "wgan_gp", "pixel_cnn", "classifier"):
+    for family in ("vae", "conditional_gan", "dcgan", "fresh_batches_gan", "wgan_gp", "pixel_cnn", "classifier"):
         result = results[family]
         assert result["max_update"] > 1e-3, f"{family}: the step must move the weights for the check to mean anything"
         # Averaging over each replica's half batch instead of the global batch would double the SGD update.
@@ -142,6 +147,7 @@ def test_one_step_of_every_family_is_the_same_on_one_device_and_on_two_replicas(
             assert mirrored[key] == pytest.approx(single[key], rel=1e-4, abs=1e-5), (family, key)
     # k = 2 discriminator steps per generator step, counted once on the mirrored optimizers.
     assert results["wgan_gp"]["iterations"] == {"d_optimizer": 2, "g_optimizer": 1}
+    assert results["fresh_batches_gan"]["iterations"] == {"d_optimizer": 2, "g_optimizer": 1}
     assert results["noise"] == {"replicas_differ": True, "equals_single_device": True}
 
 

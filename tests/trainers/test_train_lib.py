@@ -161,3 +161,26 @@ def test_every_registered_spec_is_complete():
         assert spec.name == name and spec.preprocessing in ops.IMAGE_KINDS
         assert (spec.num_levels is not None) == (spec.preprocessing == "levels")
         assert dataclasses.asdict(spec)["optimizers"]
+
+
+def test_validation_every_epoch_records_the_learning_curve_and_epoch_times(tmp_path, tiny_model):
+    train_lib.train_and_evaluate(_config(tmp_path, validate_every_epoch=True))
+    with open(tmp_path / "run" / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(float(r["epoch_seconds"]) > 0 for r in rows)
+    # The per-epoch validation is the final evaluation's metric on the same (eval_take) test images.
+    assert float(rows[1]["val_loss"]) < float(rows[0]["val_loss"]) < 543
+
+
+def test_a_gan_with_fresh_real_batches_gets_k_images_per_row_and_a_per_epoch_fid(tmp_path):
+    cfg = train_lib.TrainConfig(
+        model="gan", workdir=str(tmp_path / "gan"), epochs=1, steps_per_epoch=3, batch_size=8, train_take=256,
+        eval_take=16, num_grid_samples=4, quality_samples=16, verbose=0,
+        model_kwargs={"hidden_units": [16, 16], "latent_dim": 4, "d_steps": 2, "fresh_real_batches": True},
+    )
+    metrics = train_lib.train_and_evaluate(cfg)
+    assert {"fid", "precision", "recall"} <= set(metrics["train"])
+    model = keras.models.load_model(tmp_path / "gan" / "model.keras")
+    assert int(model.g_optimizer.iterations) == 3 and int(model.d_optimizer.iterations) == 6
+    with pytest.raises(ValueError, match="quality_samples"):
+        train_lib.TrainConfig(model="gan", workdir="w", quality_samples=-1).resolved()

@@ -16,7 +16,7 @@ images, or images and labels) and `unpaired` (`load_unpaired`: two domains for i
 public is importable from `trainers.data` itself.
 """
 
-from trainers.data.paired import example_batch, load, split_size
+from trainers.data.paired import example_batch, load, split_size, unit_images
 from trainers.data.preprocessing import Preprocessing
 from trainers.data.sources import DataUnavailableError, builder, image_shape, num_classes
 from trainers.data.unpaired import DEFAULT_DOMAINS, load_unpaired, resolve_domains
@@ -33,4 +33,5 @@ __all__ = [
     "num_classes",
     "resolve_domains",
     "split_size",
+    "unit_images",
 ]

@@ -2,6 +2,7 @@
 
 from typing import Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from trainers.data import records
@@ -22,6 +23,7 @@ def load(
     take: Optional[int] = None,
     cache=True,
     data_dir=None,
+    group=1,
 ):
     """A batched, preprocessed, prefetched `tf.data.Dataset` from a TFDS image dataset.
 
@@ -43,6 +45,9 @@ def load(
         cache: keep the decoded split for later pipelines, in this process and on disk beside the TFDS data
             (Fashion-MNIST: 47 MB); False decodes it for this pipeline only.
         data_dir: TFDS data directory (default: TFDS's own, `~/tensorflow_datasets` or `$TFDS_DATA_DIR`).
+        group: images per example: with `group=k > 1` a batch holds `batch_size` rows of k different images,
+            `(batch_size, k, H, W, C)` (labels `(batch_size, k)`), for a GAN whose k discriminator steps each
+            take a fresh real minibatch (`GAN(fresh_real_batches=True)`). Needs whole batches (drop_remainder).
 
     Returns:
         A `tf.data.Dataset` of `images` or `(images, labels)` batches.
@@ -51,6 +56,19 @@ def load(
         raise TypeError(f"`preprocessing` must be a trainers.data.Preprocessing; got {type(preprocessing).__name__}.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive int; got {batch_size!r}.")
+    if isinstance(group, bool) or not isinstance(group, int) or group < 1:
+        raise ValueError(f"`group` must be a positive int (images per example); got {group!r}.")
+    if group > 1:
+        if drop_remainder is False or (drop_remainder is None and not shuffle):
+            raise ValueError("`group` > 1 needs whole batches: load with shuffle=True or drop_remainder=True.")
+        flat = load(name, split, preprocessing, batch_size=batch_size * group, seed=seed, shuffle=shuffle,
+                    with_labels=with_labels, drop_remainder=True, take=take, cache=cache, data_dir=data_dir)
+
+        def rows_of_k(*xs):
+            rows = tuple(tf.reshape(x, [batch_size, group] + x.shape[1:].as_list()) for x in xs)
+            return rows if with_labels else rows[0]
+
+        return flat.map(rows_of_k)
     images, labels = records.decoded_split(builder(name, data_dir), split, take=take, keep=cache)
     images, labels = tf.constant(images), tf.constant(labels)
     drop = shuffle if drop_remainder is None else drop_remainder
@@ -102,6 +120,22 @@ def _batch_indices(count, batch_size, seed, shuffle, drop):
 
     epochs = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     return epochs.flat_map(epoch_batches).apply(tf.data.experimental.assert_cardinality(num_batches))
+
+
+def unit_images(name, split, preprocessing, count, data_dir=None):
+    """The first `count` images of a split in the model's representation, mapped to floats in [0, 1].
+
+    Real images for sample-quality scores: they pass through the model's own preprocessing first, so a
+    binarized model is compared with binarized real images.
+
+    Raises:
+        ValueError: the split holds fewer than `count` images.
+    """
+    ds = load(name, split, preprocessing, batch_size=1000, shuffle=False, take=count, data_dir=data_dir)
+    images = np.concatenate([preprocessing.to_unit(x).numpy() for x in ds])
+    if images.shape[0] < count:
+        raise ValueError(f"`num_samples`={count} is more than the {images.shape[0]} images of split {split!r}.")
+    return images
 
 
 def split_size(name, split, data_dir=None, take=None) -> int:

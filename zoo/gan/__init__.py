@@ -3,5 +3,6 @@
 from zoo.gan.cyclegan import CycleGAN
 from zoo.gan.dcgan import DCGAN
 from zoo.gan.gan import GAN
+from zoo.gan.minibatch_stddev import MinibatchStddev
 
-__all__ = ["CycleGAN", "DCGAN", "GAN"]
+__all__ = ["CycleGAN", "DCGAN", "GAN", "MinibatchStddev"]

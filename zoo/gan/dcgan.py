@@ -44,6 +44,7 @@ class DCGAN(GAN):
         gp_weight: gradient-penalty weight for loss="wasserstein". Default 10.
         filters: width of the widest generator layer (halved at each upsampling). Default 128.
         discriminator_norm: "batch" (default), "layer" or None.
+        fresh_real_batches, label_smoothing: as for `GAN`.
         seed: seed of the training noise and of verbs called without a seed.
 
     Example:
@@ -84,8 +85,9 @@ class DCGAN(GAN):
         self.filters = filters
         self.discriminator_norm = discriminator_norm
         self._steps, self._base = steps, (base, width // 2**steps)
-        if "hidden_units" in kwargs:
-            raise TypeError("`hidden_units` sizes the fully connected `GAN`; DCGAN is convolutional: set `filters`.")
+        for name in ("hidden_units", "generator_norm", "discriminator_dropout", "minibatch_stddev"):
+            if name in kwargs:
+                raise TypeError(f"`{name}` shapes the fully connected `GAN`; DCGAN is convolutional (set `filters`, `discriminator_norm`).")
         super().__init__(
             image_shape=image_shape, num_classes=num_classes, latent_dim=latent_dim, d_steps=d_steps,
             gp_weight=gp_weight, seed=seed, **kwargs,
@@ -121,6 +123,7 @@ class DCGAN(GAN):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("hidden_units")
+        for name in ("hidden_units", "generator_norm", "discriminator_dropout", "minibatch_stddev"):
+            config.pop(name)
         config.update({"filters": self.filters, "discriminator_norm": self.discriminator_norm})
         return config

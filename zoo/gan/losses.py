@@ -10,14 +10,23 @@ import tensorflow as tf
 from zoo import ops
 
 
-def discriminator_loss(real_logits, fake_logits):
+def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     """The discriminator's side of the minimax game: `-log D(x) - log(1 - D(G(z)))`.
 
-    Shared by the minimax and non-saturating games (they differ only for the generator).
+    Shared by the minimax and non-saturating games (they differ only for the generator). With
+    `label_smoothing` `s > 0` the real images' target is `1 - s` instead of 1 (one-sided label smoothing:
+    `-(1 - s) log D(x) - s log(1 - D(x)) - log(1 - D(G(z)))`); the fakes' target stays 0, so the
+    discriminator is kept from growing over-confident on real images without rewarding fakes where no data is.
 
-    Reference: Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. 1.
+    References:
+        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. 1.
+        Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016, section 3.4.
     """
-    return _per_example(tf.nn.softplus(-real_logits) + tf.nn.softplus(fake_logits))
+    real_logits = tf.convert_to_tensor(real_logits)
+    real_term = tf.nn.softplus(-real_logits)
+    if label_smoothing:
+        real_term = (1.0 - label_smoothing) * real_term + label_smoothing * tf.nn.softplus(real_logits)
+    return _per_example(real_term + tf.nn.softplus(fake_logits))
 
 
 def minimax_generator_loss(fake_logits):

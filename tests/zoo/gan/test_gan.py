@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.gan import DCGAN, GAN
+from zoo.gan import DCGAN, GAN, MinibatchStddev
 
 SHAPE = (8, 8, 1)
 
@@ -173,3 +173,110 @@ def test_bad_constructor_arguments():
         DCGAN(image_shape=SHAPE, hidden_units=(8,))
     with pytest.raises(ValueError, match="image_shape"):
         DCGAN(image_shape=(28, 28))
+
+
+def _trained_discriminator(batch, **kwargs):
+    keras.utils.set_random_seed(3)
+    model = _gan(d_steps=2, **kwargs)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.5), g_optimizer=keras.optimizers.SGD(0.0))
+    model.train_on_batch(batch)
+    return model.discriminator.get_weights()
+
+
+def test_fresh_real_batches_give_each_discriminator_step_its_own_column():
+    a, b = _images(8, seed=1), _images(8, seed=2)
+    reused = _trained_discriminator(a)
+    same_columns = _trained_discriminator(np.stack([a, a], axis=1), fresh_real_batches=True)
+    fresh = _trained_discriminator(np.stack([a, b], axis=1), fresh_real_batches=True)
+    # A (B, k, ...) batch whose columns are all `a` is exactly the reused batch `a`; a new second column changes step 2.
+    for x, y in zip(reused, same_columns):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+    assert not all(np.allclose(x, y) for x, y in zip(reused, fresh))
+
+
+def test_fresh_real_batches_count_k_discriminator_steps_per_batch_of_k_images_per_row():
+    model = _gan(d_steps=3, fresh_real_batches=True)
+    assert model.real_images_per_example == 3 and _gan(d_steps=3).real_images_per_example == 1
+    model.compile()
+    images = _images(24).reshape((8, 3) + SHAPE)
+    model.fit(images, batch_size=4, epochs=1, verbose=0)
+    assert int(model.g_optimizer.iterations) == 2 and int(model.d_optimizer.iterations) == 6
+    assert set(model.evaluate(images, batch_size=4, verbose=0, return_dict=True)) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    with pytest.raises(ValueError, match=r"k = d_steps = 3"):
+        model.train_on_batch(_images(8).reshape((4, 2) + SHAPE))
+
+
+def test_conditional_fresh_batches_split_the_labels_with_the_images():
+    model = _dcgan(num_classes=3, d_steps=2, fresh_real_batches=True)
+    model.compile()
+    logs = model.fit(_images(16).reshape((8, 2) + SHAPE), (np.arange(16) % 3).reshape(8, 2), batch_size=4, epochs=1,
+                     verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in logs.values())
+
+
+def test_stabilising_options_build_what_they_say_and_round_trip(tmp_path):
+    model = _gan(generator_norm="batch", discriminator_dropout=0.3, label_smoothing=0.1, fresh_real_batches=True)
+    assert any(isinstance(l, keras.layers.BatchNormalization) for l in model.generator.layers)
+    assert any(isinstance(l, keras.layers.Dropout) for l in model.discriminator.layers)
+    assert not any(isinstance(l, keras.layers.Dropout) for l in _gan().discriminator.layers)
+    model.compile()
+    model.fit(_images(16), batch_size=8, epochs=1, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(restored.sample(4, seed=1).numpy(), model.sample(4, seed=1).numpy())
+
+
+def test_label_smoothing_moves_the_discriminator_loss_on_real_images_only():
+    plain, smoothed = _gan(), _gan(label_smoothing=0.2)
+    smoothed.set_weights(plain.get_weights())
+    for m in (plain, smoothed):
+        m.compile()
+    images = tf.constant(_images(8))
+    keras.utils.set_random_seed(0)
+    loss_plain, real, fake = plain._discriminator_loss(images, None, training=False)
+    keras.utils.set_random_seed(0)
+    loss_smoothed, _, _ = smoothed._discriminator_loss(images, None, training=False)
+    expected = 0.8 * tf.nn.softplus(-real) + 0.2 * tf.nn.softplus(real) + tf.nn.softplus(fake)
+    np.testing.assert_allclose(loss_smoothed.numpy(), expected.numpy(), rtol=1e-5)
+    assert not np.allclose(loss_plain.numpy(), loss_smoothed.numpy())
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"fresh_real_batches": 1}, TypeError, "fresh_real_batches"),
+        ({"label_smoothing": 1.0}, ValueError, "label_smoothing"),
+        ({"generator_norm": "layer"}, ValueError, "generator_norm"),
+        ({"discriminator_dropout": -0.1}, ValueError, "discriminator_dropout"),
+    ],
+)
+def test_bad_stabilising_options_are_refused(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        _gan(**kwargs)
+
+
+def test_dcgan_refuses_the_fully_connected_options_and_label_smoothing_needs_logits():
+    with pytest.raises(TypeError, match="generator_norm"):
+        _dcgan(generator_norm="batch")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        _dcgan(label_smoothing=0.1, discriminator_norm="layer").compile(loss="wasserstein")
+
+
+def test_minibatch_stddev_appends_the_batch_spread_and_tells_collapsed_batches_apart():
+    layer = MinibatchStddev()
+    x = np.random.default_rng(0).normal(size=(16, 5)).astype("float32")
+    out = layer(x).numpy()
+    np.testing.assert_array_equal(out[:, :5], x)
+    np.testing.assert_allclose(out[:, 5], np.full(16, np.std(x, axis=0).mean()), rtol=1e-4)
+    collapsed = layer(np.repeat(x[:1], 16, axis=0)).numpy()[:, 5]
+    assert np.all(collapsed < 1e-3) and np.all(out[:, 5] > 0.5)
+    with pytest.raises(ValueError, match=r"\(batch, features\)"):
+        layer(np.zeros((2, 3, 3), "float32"))
+    model = _gan(minibatch_stddev=True)
+    assert any(isinstance(l, MinibatchStddev) for l in model.discriminator.layers)
+    clone = GAN.from_config(model.get_config())
+    assert clone.get_config() == model.get_config() and clone.count_params() == model.count_params()
+    with pytest.raises(TypeError, match="minibatch_stddev"):
+        _dcgan(minibatch_stddev=True)

@@ -76,3 +76,13 @@ def test_gradient_penalty_of_a_linear_critic_is_exact():
 def test_every_game_is_registered_with_its_pieces():
     assert set(losses.GAMES) == {"minimax", "non_saturating", "wasserstein", "least_squares"}
     assert losses.GAMES["non_saturating"][1] is losses.non_saturating_generator_loss
+
+
+def test_one_sided_label_smoothing_by_hand():
+    real, fake = np.array([-2.0, 0.5, 3.0], "float32"), np.array([1.0, -1.0, 0.0], "float32")
+    s = 0.1
+    d_real, d_fake = 1 / (1 + np.exp(-real)), 1 / (1 + np.exp(-fake))
+    expected = -(1 - s) * np.log(d_real) - s * np.log(1 - d_real) - np.log(1 - d_fake)
+    np.testing.assert_allclose(losses.discriminator_loss(real, fake, label_smoothing=s).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(losses.discriminator_loss(real, fake, label_smoothing=0.0).numpy(),
+                               losses.discriminator_loss(real, fake).numpy())

@@ -1,0 +1,82 @@
+"""Long quality runs: configurations, one resumable command end to end, the rendered section and its plots."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks import make_results, plot, quality
+from trainers import registry
+
+
+def test_every_run_resolves_with_its_learning_curve_switched_on():
+    for name, run in quality.RUNS.items():
+        if run.model not in registry.MODELS:
+            continue  # PixelCNN++ until issue 17 registers it.
+        cfg = quality.train_config(name, "/runs/q")
+        assert cfg.workdir == os.path.join("/runs/q", name) and cfg.epochs == run.epochs
+        likelihood = registry.get_spec(run.model).preprocessing == "levels"
+        assert cfg.validate_every_epoch == likelihood and cfg.eval_take is None
+        assert likelihood or cfg.quality_samples == 5000
+
+
+def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
+    names = [n for n in ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp")
+             if quality.RUNS[n].model in registry.MODELS]
+    counts = [quality.parameter_count(n) for n in names]
+    assert len(names) >= 4 and max(counts) <= 1.5 * min(counts)
+    assert len({quality.RUNS[n].epochs for n in names}) == 1 and quality.RUNS[names[0]].epochs >= 10
+
+
+def test_one_command_trains_resumes_and_writes_the_result(tmp_path, monkeypatch):
+    monkeypatch.setitem(quality.RUNS, "tiny_vae", quality.QualityRun(
+        model="vae", epochs=1, steps_per_epoch=2, model_kwargs={"latent_dim": 2, "filters": [4, 8]}, iwae_k=2,
+        num_samples=20, take=100))
+    result = quality.run_quality("tiny_vae", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
+    saved = json.loads((tmp_path / "results" / "quality_tiny_vae.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    assert saved["likelihood"]["images"] == 100 and saved["quality"]["num_samples"] == 20
+    assert saved["epochs"] == 1 and saved["history"][0]["epoch"] == 1 and "val_elbo" in saved["history"][0]
+    assert saved["benchmark_command"].startswith("python -m benchmarks.quality")
+    # The same command again resumes after the completed epoch instead of training it twice.
+    monkeypatch.setitem(quality.RUNS, "tiny_vae", quality.RUNS["tiny_vae"].__class__(
+        **{**quality.RUNS["tiny_vae"].__dict__, "epochs": 2}))
+    again = quality.run_quality("tiny_vae", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
+    assert [row["epoch"] for row in again["history"]] == [1, 2]
+
+
+def _fake_result(name, model, curve_key, values, nll=None):
+    """A quality JSON of the shape `benchmarks.quality` writes, with made-up numbers for rendering only."""
+    sign = -1.0 if curve_key == "val_elbo" else 1.0
+    likelihood = {"nll_nats": nll, "nll_bits_per_dim": nll / 784 / np.log(2), "images": 10000} if nll else None
+    return {"name": name, "model": model, "parameters": 1000, "epochs": len(values), "wall_seconds": 7200.0,
+            "likelihood": likelihood, "quality": None, "paper_nats": quality.PAPER_NATS.get(model, (None,))[0],
+            "history": [{"epoch": i + 1, curve_key: sign * v} for i, v in enumerate(values)],
+            "date": "2026-11-30", "benchmark_command": f"python -m benchmarks.quality --run={name}"}
+
+
+def test_the_model_quality_section_ranks_at_equal_epochs_and_draws_the_curves(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for result in (_fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95, 90], nll=90.0),
+                   _fake_result("row_lstm", "row_lstm", "val_nll", [99, 93], nll=93.0),
+                   _fake_result("dcgan", "dcgan", "fid", [20, 10, 8])):
+        (results / f"quality_{result['name']}.json").write_text(json.dumps(result))
+    out = tmp_path / "RESULTS.md"
+    make_results.write_results(str(results), str(out))
+    text = out.read_text()
+    assert "## Model quality" in text and "`python -m benchmarks.quality --run=dcgan`" in text
+    # Ranked after 2 epochs, the most both runs have: row_lstm 93 before pixel_cnn 95.
+    assert "| 1 | row_lstm | 1,000 | 93.00 | 80.54 |" in text and "| 2 | pixel_cnn | 1,000 | 95.00 | 81.30 |" in text
+    for name in ("quality_nll.png", "quality_fid.png"):
+        assert Image.open(tmp_path / "figures" / name).size == (720, 440)
+
+
+def test_line_plot_draws_every_series_and_refuses_nothing_to_plot(tmp_path):
+    path = plot.line_plot(str(tmp_path / "p.png"), {"a": [(1, 2.0), (2, 1.0)], "b": [(1, 3.0)]}, "t", "x", "y")
+    pixels = np.asarray(Image.open(path))
+    assert (pixels == (31, 119, 180)).all(-1).any() and (pixels == (214, 39, 40)).all(-1).any()
+    with pytest.raises(ValueError, match="series"):
+        plot.line_plot(str(tmp_path / "q.png"), {"a": []}, "t", "x", "y")
