@@ -23,6 +23,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.pixel.autoregressive import AutoregressiveModel
+from zoo.pixel.pixel_cnn_pp_cached import CachedPixelCNNPlusPlus
 from zoo.pixel.pixel_cnn_pp_layers import GatedResnet, ShiftedConv2D, ShiftedConv2DTranspose
 
 tfd = tfp.distributions
@@ -239,6 +240,9 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         mix_logits, loc, scale = tf.split(step_logits, 3, axis=-1)
         mixture = tfd.MixtureSameFamily(tfd.Categorical(logits=mix_logits), self._components(loc, scale))
         return tf.cast(mixture.sample(seed=seed), tf.int32)
+
+    def _cached_sampler(self, batch_size, labels):
+        return CachedPixelCNNPlusPlus(self, batch_size, labels)
 
     # Bringing a `tfd.PixelCNN` over.
     def _layers_in_tfp_order(self):

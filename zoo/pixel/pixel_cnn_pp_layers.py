@@ -111,6 +111,16 @@ class ShiftedConv2D(_ShiftedBase):
             x = _pad_or_crop(x, axis + 1, before, after)
         return tf.nn.bias_add(tf.nn.conv2d(x, self.kernel, strides=self.strides, padding="VALID"), self.bias)
 
+    def call_on_rows(self, strip):
+        """One output row `(batch, out_width, filters)` from the `taps[0]` input rows it reads (rows outside
+        the image as zeros), `strip` `(batch, taps[0], width, channels)`: the cached sampler's row step."""
+        width = int(strip.shape[2])
+        s, t, offset = self.strides[1], self.taps[1], self.offsets((self.kernel_size[0], width))[1]
+        out = -(-width // s)
+        x = _pad_or_crop(strip, 2, -offset, (out - 1) * s + t - width + offset)
+        outputs = tf.nn.conv2d(x, self.kernel, strides=(1, s), padding="VALID")[:, 0]
+        return tf.nn.bias_add(outputs, self.bias)
+
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self.output_size(input_shape[1:3]) + (self.filters,)
 
