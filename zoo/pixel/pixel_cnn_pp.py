@@ -226,9 +226,11 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         half_range = 0.5 * float(self.num_levels - 1)
         loc = tf.stack([half_range * (l + 1.0) for l in locs], axis=-2)  # (..., C, K)
         scale = tf.linalg.matrix_transpose(scales) * half_range
-        levels = tf.round(x * float(self.num_levels - 1))
-        component_log_probs = self._components(loc, scale).log_prob(levels[..., None])  # (..., C, K)
-        posterior = mix_logits[..., None, :] + tf.math.cumsum(component_log_probs, axis=-2, exclusive=True)
+        posterior = tf.broadcast_to(mix_logits[..., None, :], tf.shape(loc))
+        if c > 1:
+            levels = tf.round(x * float(self.num_levels - 1))
+            component_log_probs = self._components(loc, scale).log_prob(levels[..., None])  # (..., C, K)
+            posterior = posterior + tf.math.cumsum(component_log_probs, axis=-2, exclusive=True)
         return tf.concat([posterior, loc, scale], axis=-1)
 
     def _distribution(self, logits):
@@ -237,9 +239,16 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         return tfd.Independent(mixture, reinterpreted_batch_ndims=3)
 
     def _draw(self, step_logits, seed):
+        # What `MixtureSameFamily(...).sample` computes (a component, then ceil(logistic - 0.5) clipped to the
+        # levels), without drawing every component: the per-sub-pixel step of sampling is mostly op overhead.
         mix_logits, loc, scale = tf.split(step_logits, 3, axis=-1)
-        mixture = tfd.MixtureSameFamily(tfd.Categorical(logits=mix_logits), self._components(loc, scale))
-        return tf.cast(mixture.sample(seed=seed), tf.int32)
+        component_seed, logistic_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        component = tf.random.stateless_categorical(mix_logits, 1, seed=component_seed)
+        loc = tf.gather(loc, component, batch_dims=1)[:, 0]
+        scale = tf.gather(scale, component, batch_dims=1)[:, 0]
+        u = tf.random.stateless_uniform(tf.shape(loc), seed=logistic_seed, minval=np.finfo(np.float32).tiny, maxval=1.0)
+        value = tf.math.ceil(loc + scale * (tf.math.log(u) - tf.math.log1p(-u)) - 0.5)
+        return tf.cast(tf.clip_by_value(value, 0.0, float(self.num_levels - 1)), tf.int32)
 
     def _cached_sampler(self, batch_size, labels):
         return CachedPixelCNNPlusPlus(self, batch_size, labels)

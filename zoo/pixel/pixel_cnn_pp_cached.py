@@ -144,6 +144,7 @@ class CachedPixelCNNPlusPlus:
             c = c + self.projections[id(block)][:, None]
         return v + _gate(c), [first, second]
 
+    @tf.autograph.experimental.do_not_convert
     def _vertical(self, state, l, row_l):
         """Level `l`'s vertical row `row_l` (down pass, the coarser levels if aligned, up pass); returns the
         new state of levels >= l."""
@@ -184,6 +185,7 @@ class CachedPixelCNNPlusPlus:
             new["v_up_final"][l] = v
         return new
 
+    @tf.autograph.experimental.do_not_convert
     def initial_state(self):
         model, f, b = self.model, self.filters, self.batch_size
         rows = model.receptive_field_dims[0]
@@ -210,6 +212,7 @@ class CachedPixelCNNPlusPlus:
     def row_start(self, state, row):
         return ()
 
+    @tf.autograph.experimental.do_not_convert
     def row_end(self, state, row, row_pixels):
         image_rows = tf.concat([state["image_rows"][:, 1:], (2.0 * row_pixels - 1.0)[:, None]], axis=1)
         state = dict(state, image_rows=image_rows)
@@ -228,6 +231,7 @@ class CachedPixelCNNPlusPlus:
             c = c + self.projections[id(block)]
         return h + _gate(c), [a, b]
 
+    @tf.autograph.experimental.do_not_convert
     def _horizontal(self, state, l, p, q, h):
         """Level `l`'s horizontal stack at `(p, q)` from its input `h`, and the coarser levels if aligned.
 
@@ -267,6 +271,7 @@ class CachedPixelCNNPlusPlus:
             new["h_up_final"][l - 1] = new["h_up_final"][l - 1].write(position, h)
         return h, new
 
+    @tf.autograph.experimental.do_not_convert
     def pixel(self, state, row_state, position, column, center):
         # The network output at a pixel does not read the pixel: computed once, reused for every channel.
         if self._memo is None or self._memo[0] is not position:
@@ -281,5 +286,6 @@ class CachedPixelCNNPlusPlus:
         _, raw, caches = self._memo
         return self.model._mixture_params(raw[:, None], center[:, None])[:, 0], caches
 
+    @tf.autograph.experimental.do_not_convert
     def pixel_done(self, state, position, pixel, caches):
         return dict(state, image=state["image"].write(position, 2.0 * pixel - 1.0), **caches)
