@@ -43,7 +43,7 @@ _QUICK_TRAIN = ("--steps_per_epoch=2", "--eval_take=500", "--sample_repeats=1", 
 _QUICK_TFP = ("--steps_per_epoch=2",)
 _QUICK_PIXEL_CNN_PP = {
     "speed": ("--port_steps=2", "--repeats=1", "--forward_repeats=1", "--train_steps=1"),
-    "likelihood": ("--seconds=5", "--block_steps=1"),
+    "likelihood": ("--seconds=5", "--block_steps=1", "--test_take=1"),
 }
 _QUICK_CYCLEGAN = ("--steps_per_epoch=2", "--eval_take=100", "--translate_repeats=1")
 _QUICK_LOOP = ("--steps=3", "--repeats=1")

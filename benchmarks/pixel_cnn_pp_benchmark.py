@@ -50,6 +50,7 @@ _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 10, "speed: training steps of
 _SECONDS = flags.DEFINE_float("seconds", None, "likelihood: training seconds of each model (default: pixel_cnn_256levels').")
 _BLOCK_STEPS = flags.DEFINE_integer("block_steps", 10, "likelihood: steps of one model before the other's turn.")
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 10, "likelihood: blocks between checkpoints.")
+_TEST_TAKE = flags.DEFINE_integer("test_take", None, "likelihood: test batches of 500 to score (quick checks only; default all).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/bench/pixel_cnn_pp_256levels", "likelihood: checkpoints and model.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "benchmarks/results", "Where the result JSON goes.")
 _FIGURES = flags.DEFINE_string("figures_dir", "benchmarks/figures", "Where the PNG of samples goes.")
@@ -220,7 +221,7 @@ def likelihood():
             print({k: float(v.numpy()) for k, v in {**clock, **steps}.items()}, flush=True)
     manager.save()
 
-    bits = pair.test_bits_per_dim(test)
+    bits = pair.test_bits_per_dim(test if _TEST_TAKE.value is None else test.take(_TEST_TAKE.value))
     os.makedirs(_WORKDIR.value, exist_ok=True)
     pair.model.save(os.path.join(_WORKDIR.value, "model.keras"))
     samples = pair.model.sample(16, seed=1).numpy()
@@ -241,6 +242,7 @@ def likelihood():
         {
             "budget_seconds_each": seconds,
             "budget_matched_to": matched_to,
+            "test_images": "all" if _TEST_TAKE.value is None else 500 * _TEST_TAKE.value,
             "schedule": f"alternating blocks of {_BLOCK_STEPS.value} steps in one process",
             "model_path": os.path.join(_WORKDIR.value, "model.keras"),
             "figure": figure,
