@@ -73,7 +73,9 @@ class _Pair:
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         self.ours_step = tf.function(self.model.train_step)
 
-    @tf.function
+    # No AutoGraph: the step has no tensor-dependent Python control flow, and one run failed while AutoGraph
+    # converted a tf_keras optimizer constructor inside it ("__init__() missing 'learning_rate'").
+    @tf.function(autograph=False)
     def tfp_step(self, images):
         with tf.GradientTape() as tape:
             loss = -tf.reduce_mean(self.dist.log_prob(tf.cast(images, tf.float32), training=True))
