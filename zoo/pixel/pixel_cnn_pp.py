@@ -238,20 +238,24 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         mixture = tfd.MixtureSameFamily(tfd.Categorical(logits=mix_logits), self._components(loc, scale))
         return tfd.Independent(mixture, reinterpreted_batch_ndims=3)
 
-    def _draw(self, step_logits, seed):
-        # What `MixtureSameFamily(...).sample` computes (a component, then ceil(logistic - 0.5) clipped to the
-        # levels), without drawing every component: the per-sub-pixel step of sampling is mostly op overhead.
+    @property
+    def noise_per_subpixel(self):
+        """Two uniforms per sub-pixel: one picks the mixture component, one the logistic's value."""
+        return 2
+
+    def _draw(self, step_logits, noise):
+        # What `MixtureSameFamily(...).sample` draws, by inverse CDFs of the base class's uniforms: the component
+        # whose cumulative weight first exceeds u_1, then ceil(logistic - 0.5) clipped to the levels (as
+        # `QuantizedDistribution` samples) with the logistic's inverse CDF at u_2.
         mix_logits, loc, scale = tf.split(step_logits, 3, axis=-1)
-        component_seed, logistic_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        component = tf.random.stateless_categorical(mix_logits, 1, seed=component_seed)
+        cdf = tf.cumsum(tf.nn.softmax(mix_logits), axis=-1)
+        below = tf.reduce_sum(tf.cast(cdf < noise[:, :1] * cdf[:, -1:], tf.int32), axis=-1)
+        component = tf.minimum(below, self.num_logistic_mix - 1)[:, None]
         loc = tf.gather(loc, component, batch_dims=1)[:, 0]
         scale = tf.gather(scale, component, batch_dims=1)[:, 0]
-        u = tf.random.stateless_uniform(tf.shape(loc), seed=logistic_seed, minval=np.finfo(np.float32).tiny, maxval=1.0)
+        u = tf.maximum(noise[:, 1], np.finfo(np.float32).tiny)
         value = tf.math.ceil(loc + scale * (tf.math.log(u) - tf.math.log1p(-u)) - 0.5)
         return tf.cast(tf.clip_by_value(value, 0.0, float(self.num_levels - 1)), tf.int32)
-
-    def _cached_sampler(self, batch_size, labels):
-        return CachedPixelCNNPlusPlus(self, batch_size, labels)
 
     # Bringing a `tfd.PixelCNN` over.
     def _layers_in_tfp_order(self):
