@@ -257,6 +257,9 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         value = tf.math.ceil(loc + scale * (tf.math.log(u) - tf.math.log1p(-u)) - 0.5)
         return tf.cast(tf.clip_by_value(value, 0.0, float(self.num_levels - 1)), tf.int32)
 
+    def _cached_sampler(self, batch_size, labels):
+        return CachedPixelCNNPlusPlus(self, batch_size, labels)
+
     # Bringing a `tfd.PixelCNN` over.
     def _layers_in_tfp_order(self):
         """Every weighted layer in the order `tfd.PixelCNN` creates its own (weight-normalised) layers."""
