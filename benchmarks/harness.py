@@ -33,12 +33,18 @@ _SERVING_MODELS = ("dcgan", "vae", "pixel_cnn")
 _SAMPLING_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")  # Its default --runs.
 _TRAIN_SPEED_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")
 TFP_REFERENCE = "tfp_pixel_cnn"
+PIXEL_CNN_PP = "pixel_cnn_pp"  # measured side by side with tfd.PixelCNN by its own script
+_PIXEL_CNN_PP_MODES = (("speed", "pixel_cnn_pp_speed"), ("likelihood", "pixel_cnn_pp_256levels"))
 CYCLEGAN = "cyclegan"  # trained and scored by its own script: it translates instead of sampling
 
 # --quick: every script's own "quick check" flags, so each code path runs once on a few batches.
 _QUICK_TRAIN = ("--steps_per_epoch=2", "--eval_take=500", "--sample_repeats=1", "--eval_samples=0",
                 "--iwae_k=2", "--iwae_take=250")
 _QUICK_TFP = ("--steps_per_epoch=2",)
+_QUICK_PIXEL_CNN_PP = {
+    "speed": ("--port_steps=2", "--repeats=1", "--forward_repeats=1", "--train_steps=1"),
+    "likelihood": ("--seconds=5", "--block_steps=1", "--test_take=1"),
+}
 _QUICK_CYCLEGAN = ("--steps_per_epoch=2", "--eval_take=100", "--translate_repeats=1")
 _QUICK_LOOP = ("--steps=3", "--repeats=1")
 _QUICK_SERVING = ("--repeats=1", "--batch_sizes=1")
@@ -116,7 +122,7 @@ class Step:
 
 def benchmarked_models():
     """Every model some step measures, in plan order."""
-    names = [m for models, _, _ in _TRAIN_RUNS for m in models] + [TFP_REFERENCE, CYCLEGAN]
+    names = [m for models, _, _ in _TRAIN_RUNS for m in models] + [TFP_REFERENCE, PIXEL_CNN_PP, CYCLEGAN]
     names += list(_LOOP_MODELS + _SERVING_MODELS + _SAMPLING_MODELS + _TRAIN_SPEED_MODELS)
     return tuple(dict.fromkeys(names))
 
@@ -153,6 +159,15 @@ def plan(config):
             args = (f"--num_levels={levels}",) + (_QUICK_TFP if config.quick else ()) + tfp_paths
             outputs = (os.path.join(results, f"{run}.json"),)
             steps.append(Step("benchmarks.tfp_pixel_cnn", args, outputs, "results exist" if exists(run) else ""))
+
+    if PIXEL_CNN_PP in selected:
+        for mode, run in _PIXEL_CNN_PP_MODES:
+            args = (f"--mode={mode}",) + (_QUICK_PIXEL_CNN_PP[mode] if config.quick else ())
+            if out:
+                args += (f"--out_dir={out}/results", f"--figures_dir={out}/figures")
+                args += (f"--workdir={out}/runs/{run}",) if mode == "likelihood" else ()
+            outputs = (os.path.join(results, f"{run}.json"),)
+            steps.append(Step("benchmarks.pixel_cnn_pp_benchmark", args, outputs, "results exist" if exists(run) else ""))
 
     if CYCLEGAN in selected:
         args = (_QUICK_CYCLEGAN if config.quick else ()) + (

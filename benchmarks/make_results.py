@@ -16,7 +16,10 @@ from zoo.utils import atomic
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
 # Results of other shapes: benchmarks/loop_benchmark.py and benchmarks/serving_benchmark.py write them.
-_SECTIONS = ("loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json", "gan_tips.json")
+_SECTIONS = (
+    "loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json", "gan_tips.json",
+    "pixel_cnn_pp_speed.json", "pixel_cnn_pp_256levels.json",
+)
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
 
 _RESULTS_DIR = flags.DEFINE_string("results_dir", os.path.join(_HERE, "results"), "The result JSON files.")
@@ -265,6 +268,51 @@ def _render_cyclegan(result):
     ]
 
 
+def _render_pixel_cnn_pp_speed(result):
+    """Markdown lines for RESULTS.md: PixelCNN++ against `tfd.PixelCNN` on ported weights, side by side."""
+    m, p = result["median_seconds"], result["parameters"]
+    return [
+        "## PixelCNN++ against `tfd.PixelCNN`: sampling and training speed",
+        "",
+        f"`PixelCNNPlusPlus.from_tfp` on a `tfd.PixelCNN` ({result['architecture']}, {result['num_levels']} levels) "
+        f"trained {result['port_steps']} steps (largest relative log-likelihood difference on 16 test images: "
+        f"{result['port_max_relative_log_prob_difference']:.1e}). Medians of {result['repeats']} interleaved rounds in "
+        f"one process; `tfd.PixelCNN.sample` inside a `tf.function`. Parameters: ours {p['pixel_cnn_pp']:,} (masked "
+        f"taps not stored), tfd {p['tfp']:,}. Goals: >= 50x at batch 16, <= 10 forward passes at batch 64, training "
+        f">= 1x. {result['cores']} cores, {result['date']}.",
+        "",
+        "| tfd sample 16 (s) | ours cached sample 16 (s) | speedup | ours sample 64 (s) | forward 64 (s) | sample 64 in forward passes "
+        "| train img/s ours | train img/s tfd | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {m['tfp_sample_16']:.1f} | {m['ours_sample_16']:.2f} | {result['sample_16_speedup']:.0f}x | {m['ours_sample_64']:.2f} "
+        f"| {m['ours_forward_64']:.3f} | {result['sample_64_in_forward_passes']:.1f} "
+        f"| {result['train_images_per_second']['pixel_cnn_pp']:.0f} | {result['train_images_per_second']['tfp']:.0f} "
+        f"| {result['train_speed_ratio']:.2f}x |",
+        "",
+        f"Reproduce: `{result['benchmark_command'].strip()}`",
+        "",
+    ]
+
+
+def _render_pixel_cnn_pp_likelihood(result):
+    """Markdown lines for RESULTS.md: PixelCNN++ and `tfd.PixelCNN` trained for the same time, side by side."""
+    lines = [
+        "## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time",
+        "",
+        f"Both from their own initialisation, {result['architecture']}, {result['num_levels']} levels, batch "
+        f"{result['batch_size']}, {result['budget_seconds_each']:,.0f} s of training each "
+        f"({result['schedule']}, so both saw the same machine load). {result['cores']} cores, {result['date']}.",
+        "",
+        "| model | steps | train img/s | test bits/dim |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, name in (("pixel_cnn_pp", "PixelCNNPlusPlus (ours)"), ("tfp", "tfp.distributions.PixelCNN")):
+        r = result[label]
+        lines.append(f"| {name} | {r['steps']:,} | {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.3f} |")
+    figure = os.path.relpath(result["figure"], _HERE)
+    return lines + ["", f"![pixel_cnn_pp_256levels]({figure})", "", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
+
+
 def _render_serving(result):
     """Markdown lines for RESULTS.md: a heading, a table of the medians and ratios, and the command."""
     lines = [
@@ -412,6 +460,8 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
                 "loop.json": _render_loop, "sampling.json": _render_sampling, "cyclegan.json": _render_cyclegan,
                 "train_speed.json": _render_train_speed,
                 "gan_tips.json": _render_gan_tips,
+                "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
+                "pixel_cnn_pp_256levels.json": _render_pixel_cnn_pp_likelihood,
             }.get(name, _render_serving)
             sections.append(render_section(result))
         elif name.startswith(_QUALITY_PREFIX):

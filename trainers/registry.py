@@ -6,7 +6,7 @@ way, so adding a model is adding a spec here.
 
 Default budgets are sized for a 2-core CPU (a few minutes per model; `benchmarks/RESULTS.md` has the
 measured times): the slow autoregressive models train for part of an epoch by default (Gated PixelCNN
-with 32 filters, the Diagonal BiLSTM for 100 steps). Raise `--epochs`, `--steps_per_epoch` or the model's
+with 32 filters, PixelCNN++ at the size of the `tfd.PixelCNN` reference, the Diagonal BiLSTM for 100 steps). Raise `--epochs`, `--steps_per_epoch` or the model's
 width on faster hardware.
 
 The contract a registered model class keeps (what `trainers.train_lib` relies on):
@@ -154,6 +154,18 @@ _SPECS = (
         num_levels=2,
         model_kwargs={"filters": 32},
         epochs=2,
+    ),
+    ModelSpec(
+        name="pixel_cnn_pp",
+        class_path="zoo.pixel.pixel_cnn_pp:PixelCNNPlusPlus",
+        description="PixelCNN++ with a discretized logistic mixture on 256 levels (Salimans et al., 2017).",
+        preprocessing="levels",
+        num_levels=256,
+        # The config of the tfd.PixelCNN reference (benchmarks/tfp_pixel_cnn.py): CPU-sized.
+        model_kwargs={
+            "num_resnet": 1, "num_hierarchies": 2, "num_filters": 32, "num_logistic_mix": 5, "dropout_p": 0.0,
+        },
+        epochs=1,
     ),
     ModelSpec(
         name="row_lstm",

@@ -19,6 +19,7 @@ SMALL = {
     "wgan_gp": {"latent_dim": 8, "filters": 16},
     "pixel_cnn": {"filters": 8, "num_blocks": 1, "output_filters": 8},
     "gated_pixel_cnn": {"filters": 4, "num_layers": 2, "output_filters": 8},
+    "pixel_cnn_pp": {"num_resnet": 1, "num_hierarchies": 1, "num_filters": 4, "num_logistic_mix": 1},
     "row_lstm": {"hidden": 4, "num_layers": 1, "output_filters": 8},
     "diagonal_bilstm": {"hidden": 4, "num_layers": 1, "output_filters": 8},
     "cyclegan": {"filters": 2, "num_residual_blocks": 0, "discriminator_filters": 4},

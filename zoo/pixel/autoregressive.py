@@ -81,6 +81,12 @@ class AutoregressiveModel(SingleOptimizerMixin, PresetMixin, keras.Model):
             return tfd.Independent(tfd.Bernoulli(logits=logits[..., 0], dtype=tf.int32), reinterpreted_batch_ndims=3)
         return tfd.Independent(tfd.Categorical(logits=logits, dtype=tf.int32), reinterpreted_batch_ndims=3)
 
+    def _log_likelihood(self, logits, images):
+        """`log p(images)` per image under `_distribution(logits)`, the int levels cast to its dtype (floats for
+        PixelCNN++'s quantized logistics, int32 for the categoricals)."""
+        distribution = self._distribution(logits)
+        return distribution.log_prob(tf.cast(images, distribution.dtype))
+
     def _check(self, images, labels):
         images = ops.check_images(images, image_shape=self.image_shape, kind="levels", num_levels=self.num_levels)
         labels = ops.check_labels(labels, num_classes=self.num_classes, batch_size=images.shape[0])
@@ -103,7 +109,7 @@ class AutoregressiveModel(SingleOptimizerMixin, PresetMixin, keras.Model):
             labels: int class labels `(batch,)` for a conditional model.
         """
         images, labels = self._check(images, labels)
-        return self._distribution(self._logits(self._to_unit(images), labels)).log_prob(images)
+        return self._log_likelihood(self._logits(self._to_unit(images), labels), images)
 
     def call(self, inputs, training=False):
         """The logits of every conditional, `(batch, H, W, C, params_per_subpixel)`, given the image."""
@@ -118,7 +124,7 @@ class AutoregressiveModel(SingleOptimizerMixin, PresetMixin, keras.Model):
         images, labels = ops.unpack_batch(data, conditional=bool(self.num_classes))
         images = tf.cast(images, tf.int32)
         labels = None if labels is None else tf.cast(labels, tf.int32)
-        return -self._distribution(self._logits(self._to_unit(images), labels, training=training)).log_prob(images)
+        return -self._log_likelihood(self._logits(self._to_unit(images), labels, training=training), images)
 
     def _record(self, nll):
         self.loss_tracker.update_state(nll)

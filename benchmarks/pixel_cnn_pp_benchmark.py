@@ -1,0 +1,271 @@
+r"""PixelCNN++ (`zoo.pixel.pixel_cnn_pp`) against its reference, `tfd.PixelCNN`, side by side in one process.
+
+    python -m benchmarks.pixel_cnn_pp_benchmark --mode=speed
+    python -m benchmarks.pixel_cnn_pp_benchmark --mode=likelihood [--seconds=1314] [--workdir=...]
+
+Both use the registry's `pixel_cnn_pp` config, which is `benchmarks/tfp_pixel_cnn.py`'s (num_resnet=1,
+num_hierarchies=2, num_filters=32, num_logistic_mix=5, no dropout), on 256-level Fashion-MNIST.
+
+`--mode=speed` (results `benchmarks/results/pixel_cnn_pp_speed.json`): a `tfd.PixelCNN` trained for
+`--port_steps` steps is brought over with `PixelCNNPlusPlus.from_tfp` (the log-likelihood difference on test
+images is recorded), then, in interleaved rounds so that load from other processes hits both alike:
+`tfd.PixelCNN.sample(16)` (inside a `tf.function`, its fastest form) against our cached `sample(16)`; at batch
+64, our cached `sample(64)` against one forward pass (`log_prob`) of our model; and the training throughput of
+both (`--train_steps` steps of batch 128 each per round, images/s). Goals (issue 17): >= 50x at batch 16,
+<= 10 forward passes at batch 64, training >= 1x.
+
+`--mode=likelihood` (results `benchmarks/results/pixel_cnn_pp_256levels.json`): trains both from their own
+initialisation for the same training wall time (`--seconds` each; default the time our 256-level PixelCNN
+trained, as `benchmarks/tfp_pixel_cnn.py` does), alternating blocks of `--block_steps` steps in one process,
+so both train under the same machine load; then test bits/dim of both, our model saved as
+`<workdir>/model.keras` and 16 of its samples as `benchmarks/figures/pixel_cnn_pp_256levels.png`. Progress
+is checkpointed in `--workdir` every `--checkpoint_every` blocks; the same command resumes an interrupted run.
+
+`tfd.PixelCNN` needs Keras 2 (`tf_keras`); only the reference's side of this script uses it.
+"""
+
+import json
+import os
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+from absl import app, flags
+from tensorflow_probability.python.internal import tf_keras
+
+from benchmarks import common
+from trainers import data, registry, visualize
+from zoo.pixel.pixel_cnn_pp import PixelCNNPlusPlus
+
+_MODE = flags.DEFINE_enum("mode", "speed", ["speed", "likelihood"], "What to measure (see the module docstring).")
+_NUM_LEVELS = flags.DEFINE_integer("num_levels", 256, "Quantisation levels of the data.")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate of both models.")
+_PORT_STEPS = flags.DEFINE_integer("port_steps", 20, "speed: training steps of the tfd.PixelCNN whose weights are ported.")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "speed: interleaved rounds of every timed call.")
+_FORWARD_REPEATS = flags.DEFINE_integer("forward_repeats", 5, "speed: forward passes per round (their mean is one).")
+_TRAIN_STEPS = flags.DEFINE_integer("train_steps", 10, "speed: training steps of each model per round.")
+_SECONDS = flags.DEFINE_float("seconds", None, "likelihood: training seconds of each model (default: pixel_cnn_256levels').")
+_BLOCK_STEPS = flags.DEFINE_integer("block_steps", 10, "likelihood: steps of one model before the other's turn.")
+_CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 10, "likelihood: blocks between checkpoints.")
+_TEST_TAKE = flags.DEFINE_integer("test_take", None, "likelihood: test batches of 500 to score (quick checks only; default all).")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/bench/pixel_cnn_pp_256levels", "likelihood: checkpoints and model.")
+_OUT_DIR = flags.DEFINE_string("out_dir", "benchmarks/results", "Where the result JSON goes.")
+_FIGURES = flags.DEFINE_string("figures_dir", "benchmarks/figures", "Where the PNG of samples goes.")
+
+_DATASET = "fashion_mnist"
+
+
+class _Pair:
+    """Our PixelCNN++ and a `tfd.PixelCNN` of the same config, each with its Adam and a compiled train step."""
+
+    def __init__(self, levels, learning_rate):
+        spec = registry.get_spec("pixel_cnn_pp")
+        self.arch = dict(spec.model_kwargs)
+        self.shape = data.image_shape(_DATASET)
+        self.batch_size = spec.batch_size
+        self.dist = tfp.distributions.PixelCNN(image_shape=self.shape, high=levels - 1, low=0, **self.arch)
+        self.tfp_optimizer = tf_keras.optimizers.Adam(learning_rate)
+        keras.utils.set_random_seed(0)
+        self.model = PixelCNNPlusPlus(image_shape=self.shape, num_levels=levels, seed=0, **self.arch)
+        self.model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        self.ours_step = tf.function(self.model.train_step)
+
+    # No AutoGraph needed: no tensor-dependent Python control flow here (WeightNorm.call is its own tf.function);
+    # without it, editing this file while a long run is still tracing cannot make it convert the wrong lines.
+    @tf.function(autograph=False)
+    def tfp_step(self, images):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(self.dist.log_prob(tf.cast(images, tf.float32), training=True))
+        variables = self.dist.network.trainable_variables
+        self.tfp_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def test_bits_per_dim(self, test):
+        ours = tf.function(lambda x: -self.model.log_prob(x))
+        theirs = tf.function(lambda x: -self.dist.log_prob(tf.cast(x, tf.float32)))
+        nll = {"pixel_cnn_pp": [], "tfp": []}
+        for x in test:
+            nll["pixel_cnn_pp"].append(ours(x).numpy())
+            nll["tfp"].append(theirs(x).numpy())
+        dims = float(np.prod(self.shape)) * np.log(2)
+        return {name: float(np.mean(np.concatenate(values)) / dims) for name, values in nll.items()}
+
+
+def _data(levels, batch_size):
+    prep = data.Preprocessing(kind="levels", num_levels=levels)
+    train = data.load(_DATASET, "train", prep, batch_size=batch_size, seed=0).repeat()
+    test = data.load(_DATASET, "test", prep, batch_size=500, shuffle=False)
+    return iter(train), test
+
+
+def _seconds(fn):
+    start = time.perf_counter()
+    np.asarray(fn())
+    return time.perf_counter() - start
+
+
+def _interleaved(fns, repeats):
+    """All the times of each of `fns` over `repeats` rounds that call every one in turn (load hits all alike)."""
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(_seconds(fn))
+            print(name, f"{times[name][-1]:.3f} s", flush=True)
+    return times
+
+
+def speed():
+    levels = _NUM_LEVELS.value
+    pair = _Pair(levels, _LEARNING_RATE.value)
+    batches, test = _data(levels, pair.batch_size)
+    for _ in range(_PORT_STEPS.value):  # Data-dependent initialisation, then steps that apply its masks.
+        pair.tfp_step(next(batches))
+    ported = PixelCNNPlusPlus.from_tfp(pair.dist, seed=0)
+    x = next(iter(test))[:16]
+    theirs, ours = pair.dist.log_prob(tf.cast(x, tf.float32)).numpy(), ported.log_prob(x).numpy()
+    port_error = float(np.max(np.abs(ours - theirs) / np.abs(theirs)))
+
+    tfp_sample = tf.function(lambda: pair.dist.sample(16, seed=1))
+    forward = tf.function(lambda images: ported.log_prob(images))
+    images = tf.zeros((64,) + pair.shape, tf.int32)
+    for warmup in (1, 2, 16, 64):  # Traces outside the clock.
+        ported.sample(warmup, seed=0)
+    tfp_sample()
+    forward(images)
+    times = _interleaved(
+        {
+            "tfp_sample_16": tfp_sample,
+            "ours_sample_16": lambda: ported.sample(16, seed=1),
+            "ours_sample_64": lambda: ported.sample(64, seed=1),
+            "ours_forward_64": lambda: [forward(images) for _ in range(_FORWARD_REPEATS.value)][-1],
+        },
+        _REPEATS.value,
+    )
+    times["ours_forward_64"] = [t / _FORWARD_REPEATS.value for t in times["ours_forward_64"]]
+
+    pair.ours_step(next(batches))
+    steps = _TRAIN_STEPS.value
+    train = _interleaved(
+        {
+            "tfp_train": lambda: [pair.tfp_step(next(batches)) for _ in range(steps)][-1],
+            "ours_train": lambda: [pair.ours_step(next(batches))["loss"] for _ in range(steps)][-1],
+        },
+        _REPEATS.value,
+    )
+    median = {name: statistics.median(values) for name, values in {**times, **train}.items()}
+    images_per_second = {name: steps * pair.batch_size / median[name] for name in train}
+    result = {
+        "run": "pixel_cnn_pp_speed",
+        "architecture": pair.arch,
+        "num_levels": levels,
+        "parameters": {
+            "pixel_cnn_pp": int(ported.count_params()),
+            "tfp": int(sum(np.prod(v.shape) for v in pair.dist.network.trainable_variables)),
+        },
+        "port_steps": _PORT_STEPS.value,
+        "port_max_relative_log_prob_difference": port_error,
+        "seconds": times,
+        "median_seconds": {name: median[name] for name in times},
+        "sample_16_speedup": median["tfp_sample_16"] / median["ours_sample_16"],
+        "sample_64_in_forward_passes": median["ours_sample_64"] / median["ours_forward_64"],
+        "train_seconds_per_round": train,
+        "train_images_per_second": {"pixel_cnn_pp": images_per_second["ours_train"], "tfp": images_per_second["tfp_train"]},
+        "train_speed_ratio": images_per_second["ours_train"] / images_per_second["tfp_train"],
+        "repeats": _REPEATS.value,
+        **common.provenance("benchmarks.pixel_cnn_pp_benchmark"),
+        "tensorflow_probability": tfp.__version__,
+    }
+    _write(result, "pixel_cnn_pp_speed.json")
+
+
+def _budget():
+    if _SECONDS.value is not None:
+        return _SECONDS.value, None
+    with open(os.path.join(_OUT_DIR.value, "pixel_cnn_256levels.json")) as f:
+        return json.load(f)["train_wall_seconds"], "pixel_cnn_256levels"
+
+
+def likelihood():
+    levels = _NUM_LEVELS.value
+    pair = _Pair(levels, _LEARNING_RATE.value)
+    batches, test = _data(levels, pair.batch_size)
+    seconds, matched_to = _budget()
+    pair.tfp_step(next(batches))  # Data-dependent weight-norm initialisation (and tracing), outside the clock.
+    pair.ours_step(next(batches))
+    clock = {name: tf.Variable(0.0, dtype=tf.float64) for name in ("ours_seconds", "tfp_seconds")}
+    steps = {name: tf.Variable(0, dtype=tf.int64) for name in ("ours_steps", "tfp_steps")}
+    checkpoint = tf.train.Checkpoint(
+        model=pair.model, optimizer=pair.model.optimizer, tfp_network=pair.dist.network,
+        tfp_optimizer=pair.tfp_optimizer, **clock, **steps,
+    )
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(_WORKDIR.value, "checkpoints"), max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"resumed from {manager.latest_checkpoint}", flush=True)
+    turns = (("ours", pair.ours_step), ("tfp", pair.tfp_step))
+    block = 0
+    while min(float(clock[f"{name}_seconds"].numpy()) for name, _ in turns) < seconds:
+        for name, step in turns:
+            if clock[f"{name}_seconds"].numpy() >= seconds:
+                continue
+            start = time.perf_counter()
+            for _ in range(_BLOCK_STEPS.value):
+                out = step(next(batches))
+            np.asarray(out["loss"] if isinstance(out, dict) else out)
+            clock[f"{name}_seconds"].assign_add(time.perf_counter() - start)
+            steps[f"{name}_steps"].assign_add(_BLOCK_STEPS.value)
+        block += 1
+        if block % _CHECKPOINT_EVERY.value == 0:
+            manager.save()
+            print({k: float(v.numpy()) for k, v in {**clock, **steps}.items()}, flush=True)
+    manager.save()
+
+    bits = pair.test_bits_per_dim(test if _TEST_TAKE.value is None else test.take(_TEST_TAKE.value))
+    os.makedirs(_WORKDIR.value, exist_ok=True)
+    pair.model.save(os.path.join(_WORKDIR.value, "model.keras"))
+    samples = pair.model.sample(16, seed=1).numpy()
+    os.makedirs(_FIGURES.value, exist_ok=True)
+    figure = visualize.save_grid(
+        os.path.join(_FIGURES.value, "pixel_cnn_pp_256levels.png"), samples / (levels - 1), num_cols=8, scale=2
+    )
+    result = {"run": "pixel_cnn_pp_256levels", "architecture": pair.arch, "num_levels": levels, "batch_size": pair.batch_size}
+    for name, label in (("ours", "pixel_cnn_pp"), ("tfp", "tfp")):
+        taken, spent = int(steps[f"{name}_steps"].numpy()), float(clock[f"{name}_seconds"].numpy())
+        result[label] = {
+            "steps": taken,
+            "train_wall_seconds": spent,
+            "train_images_per_second": taken * pair.batch_size / spent,
+            "test_bits_per_dim": bits[label],
+        }
+    result.update(
+        {
+            "budget_seconds_each": seconds,
+            "budget_matched_to": matched_to,
+            "test_images": "all" if _TEST_TAKE.value is None else 500 * _TEST_TAKE.value,
+            "schedule": f"alternating blocks of {_BLOCK_STEPS.value} steps in one process",
+            "model_path": os.path.join(_WORKDIR.value, "model.keras"),
+            "figure": figure,
+            **common.provenance("benchmarks.pixel_cnn_pp_benchmark"),
+            "tensorflow_probability": tfp.__version__,
+        }
+    )
+    _write(result, "pixel_cnn_pp_256levels.json")
+
+
+def _write(result, name):
+    os.makedirs(_OUT_DIR.value, exist_ok=True)
+    with open(os.path.join(_OUT_DIR.value, name), "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    print(json.dumps(result, sort_keys=True), flush=True)
+
+
+def main(argv):
+    del argv
+    speed() if _MODE.value == "speed" else likelihood()
+
+
+if __name__ == "__main__":
+    app.run(main)
