@@ -63,16 +63,25 @@ def load(
             raise ValueError("`group` > 1 needs whole batches: load with shuffle=True or drop_remainder=True.")
         flat = load(name, split, preprocessing, batch_size=batch_size * group, seed=seed, shuffle=shuffle,
                     with_labels=with_labels, drop_remainder=True, take=take, cache=cache, data_dir=data_dir)
-
-        def rows_of_k(*xs):
-            rows = tuple(tf.reshape(x, [batch_size, group] + x.shape[1:].as_list()) for x in xs)
-            return rows if with_labels else rows[0]
-
-        return flat.map(rows_of_k)
+        return _rows_of(flat, batch_size, group, with_labels)
     images, labels = records.decoded_split(builder(name, data_dir), split, take=take, keep=cache)
-    images, labels = tf.constant(images), tf.constant(labels)
     drop = shuffle if drop_remainder is None else drop_remainder
     indices = _batch_indices(int(images.shape[0]), batch_size, seed, shuffle, drop)
+    return _batches(tf.constant(images), tf.constant(labels), indices, preprocessing, seed, with_labels)
+
+
+def _rows_of(flat, batch_size, group, with_labels):
+    """Batches of `batch_size * group` examples as `(batch_size, group, ...)` rows."""
+
+    def rows_of_k(*xs):
+        rows = tuple(tf.reshape(x, [batch_size, group] + x.shape[1:].as_list()) for x in xs)
+        return rows if with_labels else rows[0]
+
+    return flat.map(rows_of_k)
+
+
+def _batches(images, labels, indices, preprocessing, seed, with_labels):
+    """Preprocessed, prefetched batches gathered from the decoded `images` (and `labels`) at `indices`."""
     if preprocessing.stochastic:
         # One stateless seed per batch, new every epoch: the draw stays deterministic under parallel map.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
