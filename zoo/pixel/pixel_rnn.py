@@ -179,10 +179,14 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         batch = tf.shape(x)[0]
         # Pixel-major layout (H, W, batch, channels): skewing and slicing rows then move whole contiguous
         # (batch, channels) blocks. The right-to-left LSTM is the left-to-right one on the mirrored image.
+        # A constant 1 after the channels carries the bias through the matmul: the bias's gradient is then
+        # part of the kernel's, not a reduction per diagonal (those took 5% of the step).
         pixels = tf.transpose(x, [1, 2, 0, 3])
+        pixels = tf.concat([pixels, tf.ones(tf.concat([tf.shape(pixels)[:-1], [1]], 0))], axis=-1)
+        channels += 1
         both = tf.reshape(tf.stack([pixels, tf.reverse(pixels, [1])]), [2, height, width, -1])
         diagonals = tf.unstack(skew(both), axis=2)  # column t holds pixel (i, t - i) on row i
-        kernels, biases = self._step_kernels()
+        kernels = self._step_kernels()
         no_rows = tf.zeros([2, 0, self.hidden])  # the state before the first diagonal: rows (0, -1)
         hidden_columns, state, previous = [], (no_rows, no_rows), (0, -1)
         for t, diagonal in enumerate(diagonals):
@@ -195,7 +199,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
             # above and the one to the left (rows r - 1 and r of the previous diagonal).
             above = _select_rows(state[0], previous, (rows[0] - 1, rows[1] - 1), batch, axis=1)
             left, cell = (_select_rows(s, previous, rows, batch, axis=1) for s in state)
-            gates = tf.matmul(tf.concat([inputs, above, left], axis=-1), kernels) + biases
+            gates = tf.matmul(tf.concat([inputs, above, left], axis=-1), kernels)
             state, previous = _lstm_update(gates, cell), rows
             hidden_columns.append(tf.reshape(_select_rows(state[0], rows, (0, height - 1), batch, axis=1), [2, height, -1]))
         hidden = tf.reshape(unskew(tf.stack(hidden_columns, axis=2), width), [2, height, width, batch, self.hidden])
@@ -205,14 +209,14 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         return x + tf.transpose(self.output_projection(forward + backward), [2, 0, 1, 3])
 
     def _step_kernels(self):
-        """`(2, channels + 2 * hidden, 4 * hidden)` kernels (input, above, left taps) and `(2, 1, 4 * hidden)` biases."""
-        kernels, biases = [], []
+        """`(2, channels + 1 + 2 * hidden, 4 * hidden)` kernels: input taps, bias, above taps, left taps."""
+        kernels = []
         for conv, state_kernel in zip(self.input_to_state, self.state_kernels):
             input_kernel = conv.kernel * conv.mask  # the type-B 1x1 mask: colour order inside the pixel
             taps = tf.reshape(state_kernel, [2 * self.hidden, 4 * self.hidden])  # above, then left
-            kernels.append(tf.concat([tf.reshape(input_kernel, input_kernel.shape[2:]), taps], 0))
-            biases.append(tf.convert_to_tensor(conv.bias))
-        return tf.stack(kernels), tf.reshape(tf.stack(biases), [2, 1, 4 * self.hidden])
+            bias = tf.reshape(tf.convert_to_tensor(conv.bias), [1, 4 * self.hidden])
+            kernels.append(tf.concat([tf.reshape(input_kernel, input_kernel.shape[2:]), bias, taps], 0))
+        return tf.stack(kernels)
 
     def get_config(self):
         config = super().get_config()
