@@ -19,10 +19,22 @@ backward pass of one layer (batch 128, hidden 32, 28x28, 2 shared CPU cores; one
 - the input-to-state 1x1 convolutions fused into the per-column matmul ([pixel, above, left] times one
   `(channels + 2 hidden, 4 hidden)` kernel per direction): 3.8 s, now mostly the matmuls themselves.
   (About 1.3 s of each figure is the test harness: the random input and the loss.)
+- then (same trace, layer alone, 2 loaded cores): the bias as one more row of that kernel, fed by a constant
+  1 channel, so its gradient is part of the matmul's instead of a `Sum` per diagonal; and the skew done by one
+  row gather per direction into diagonal order (a diagonal is then a contiguous `tf.split` piece) and undone
+  by one gather back, both with the reverse gather as gradient (`_move_rows`), instead of the skew's pad, 55
+  slices and the unskew's pads: 1.04 s -> 0.94 s (Pads 0.10 s -> 0.02 s). Tried and dropped: the input
+  products for all pixels in one matmul before the loop, leaving only [above, left] per diagonal (0.72 s ->
+  0.85 s: the per-diagonal adds cost more than the one matmul saved).
 
 The Row LSTM keeps its `tf.scan` over 28 rows: the same unrolling (the 1 x 3 state convolution as one matmul
 of three shifted copies of the row above, pixel-major rows) measured 1.0x its time (fwd + bwd of one layer,
 interleaved), so it did not pay for the longer trace.
+
+Row LSTM, also measured and dropped (fwd + bwd of one layer, interleaved, loaded machine): a hand-written
+backward pass (`tf.custom_gradient`, the kernel's gradient as one product over all rows after the loop)
+1.2x slower; the state convolution as a matmul of three shifted copies, 1.0-1.1x; the input-to-state
+convolution on a rows-first layout to save a transpose, 1.05-1.08x.
 
 Not taken: `tf.function(jit_compile=True)` (XLA) around the scan version was 1.4x slower than without it
 (interleaved wall times of one layer's forward and backward), and would tie training and export to XLA; on
@@ -33,6 +45,7 @@ side, are in `benchmarks/RESULTS.md` ("Training speed").
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from zoo.pixel import cached
@@ -53,28 +66,46 @@ def _slice_last_but_one(x, size):
     return tf.slice(x, [0] * rank, [-1] * (rank - 2) + [size, -1])
 
 
-def skew(x):
-    """Shifts row i of `(..., H, W, C)` right by i: `(..., H, W + H - 1, C)`; diagonals become columns.
+def diagonal_order(height, width, mirrored=False):
+    """Row-major pixel indices in diagonal order: diagonal `t = i + j` after diagonal `t - 1`, rows rising
+    inside one. `mirrored`: the diagonals of the image flipped left to right (the right-to-left LSTM's).
+    Returns `(order, sizes)`: the `height * width` indices and the pixels on each of the `height + width - 1`
+    diagonals."""
+    order, sizes = [], []
+    for t in range(height + width - 1):
+        rows = range(max(0, t - width + 1), min(height - 1, t) + 1)
+        order += [i * width + (width - 1 - (t - i) if mirrored else t - i) for i in rows]
+        sizes.append(len(rows))
+    return np.array(order), sizes
 
-    One pad, reshape and slice for the whole tensor: padding each row with H zeros on the right and reading
-    the flat result in rows of `W + H - 1` shifts row i by i.
+
+def _take_rows(x, index):
+    """`x[index]` along axis 0, where index `len(x)` reads a row of zeros."""
+    if (index == x.shape[0]).any():
+        x = tf.concat([x, tf.zeros(tf.concat([[1], tf.shape(x)[1:]], 0), x.dtype)], 0)
+    return tf.gather(x, index)
+
+
+def _move_rows(x, index, inverse):
+    """`x[index]` along axis 0 for an `index` that reads each row at most once (`len(x)`: a zero row).
+
+    Its gradient is the gather back by `inverse` (`len(index)` where no output row came from a row), instead
+    of TF's `IndexedSlices` sum: skewing by one gather each way replaced 55 pads and 55 slices per layer.
     """
-    height, width = x.shape[-3:-1]
-    lead, depth = tf.shape(x)[:-3], tf.shape(x)[-1:]
-    x = tf.pad(x, [[0, 0]] * (x.shape.rank - 2) + [[0, height], [0, 0]])
-    x = tf.reshape(x, tf.concat([lead, [height * (width + height)], depth], 0))
-    x = _slice_last_but_one(x, height * (width + height - 1))
-    return tf.reshape(x, tf.concat([lead, [height, width + height - 1], depth], 0))
+
+    @tf.custom_gradient
+    def move(x):
+        return _take_rows(x, index), lambda dy: _take_rows(dy, inverse)
+
+    return move(x)
 
 
-def unskew(x, width):
-    """Inverse of `skew`: `(..., H, W + H - 1, C)` back to `(..., H, W, C)`, by the same pad and reshape."""
-    height, length = x.shape[-3:-1]
-    lead, depth = tf.shape(x)[:-3], tf.shape(x)[-1:]
-    x = tf.reshape(x, tf.concat([lead, [height * length], depth], 0))
-    x = tf.pad(x, [[0, 0]] * (x.shape.rank - 2) + [[0, height], [0, 0]])
-    x = tf.reshape(x, tf.concat([lead, [height, length + 1], depth], 0))
-    return _slice_last_but_one(x, width)
+def _inverse(index, size):
+    """For `_move_rows`: where each of `size` rows went in `index` (`len(index)` for rows never read)."""
+    inverse = np.full(size, len(index))
+    valid = index < size
+    inverse[index[valid]] = np.flatnonzero(valid)
+    return inverse
 
 
 def _select_rows(x, have, want, batch, axis):
@@ -177,36 +208,39 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
     def call(self, x):
         height, width, channels = x.shape[1:]
         batch = tf.shape(x)[0]
-        # Pixel-major layout (H, W, batch, channels): skewing and slicing rows then move whole contiguous
-        # (batch, channels) blocks. The right-to-left LSTM is the left-to-right one on the mirrored image.
-        # A constant 1 after the channels carries the bias through the matmul: the bias's gradient is then
-        # part of the kernel's, not a reduction per diagonal (those took 5% of the step).
+        # Pixel-major layout (H * W, batch * channels), each direction's pixels gathered in its diagonal
+        # order, so a diagonal is one contiguous block of rows (a `tf.split` piece) and a whole
+        # (batch, channels) block moves per pixel. The right-to-left LSTM is the left-to-right one on the
+        # mirrored image. A constant 1 after the channels carries the bias through the matmul: the bias's
+        # gradient is then part of the kernel's, not a reduction per diagonal (5% of the step).
         pixels = tf.transpose(x, [1, 2, 0, 3])
         pixels = tf.concat([pixels, tf.ones(tf.concat([tf.shape(pixels)[:-1], [1]], 0))], axis=-1)
-        channels += 1
-        both = tf.reshape(tf.stack([pixels, tf.reverse(pixels, [1])]), [2, height, width, -1])
-        diagonals = tf.unstack(skew(both), axis=2)  # column t holds pixel (i, t - i) on row i
+        pixels = tf.reshape(pixels, [height * width, -1])
+        orders = [diagonal_order(height, width, mirrored) for mirrored in (False, True)]
+        inverses = [_inverse(order, height * width) for order, _ in orders]
+        both = tf.stack([_move_rows(pixels, order, inverse) for (order, _), inverse in zip(orders, inverses)])
+        sizes = orders[0][1]
         kernels = self._step_kernels()
         no_rows = tf.zeros([2, 0, self.hidden])  # the state before the first diagonal: rows (0, -1)
-        hidden_columns, state, previous = [], (no_rows, no_rows), (0, -1)
-        for t, diagonal in enumerate(diagonals):
-            # Only the pixels of the image on this diagonal are computed; the rows above and below it are
-            # the skew's padding, whose states never reach a pixel of the image.
+        hidden_diagonals, state, previous = [], (no_rows, no_rows), (0, -1)
+        for t, diagonal in enumerate(tf.split(both, sizes, axis=1)):
+            # Only the pixels of the image on this diagonal are computed.
             rows = (max(0, t - width + 1), min(height - 1, t))
-            size = (rows[1] - rows[0] + 1) * batch
-            inputs = tf.reshape(tf.slice(diagonal, [0, rows[0], 0], [-1, rows[1] - rows[0] + 1, -1]), [2, size, channels])
+            inputs = tf.reshape(diagonal, [2, sizes[t] * batch, channels + 1])
             # The input-to-state and 2x1 state-to-state convolutions as one matmul: the pixel itself, the one
             # above and the one to the left (rows r - 1 and r of the previous diagonal).
             above = _select_rows(state[0], previous, (rows[0] - 1, rows[1] - 1), batch, axis=1)
             left, cell = (_select_rows(s, previous, rows, batch, axis=1) for s in state)
             gates = tf.matmul(tf.concat([inputs, above, left], axis=-1), kernels)
             state, previous = _lstm_update(gates, cell), rows
-            hidden_columns.append(tf.reshape(_select_rows(state[0], rows, (0, height - 1), batch, axis=1), [2, height, -1]))
-        hidden = tf.reshape(unskew(tf.stack(hidden_columns, axis=2), width), [2, height, width, batch, self.hidden])
-        forward, backward = tf.unstack(hidden)
-        # At row i the right-to-left LSTM has seen the pixels right of i on row i: shift it down one row.
-        backward = _select_rows(tf.reverse(backward, [1]), (0, height - 1), (-1, height - 2), 1, axis=0)
-        return x + tf.transpose(self.output_projection(forward + backward), [2, 0, 1, 3])
+            hidden_diagonals.append(tf.reshape(state[0], [2, sizes[t], -1]))
+        forward, backward = tf.unstack(tf.concat(hidden_diagonals, axis=1))
+        # Back to row-major pixels. At row i the right-to-left LSTM has seen the pixels right of i on row i,
+        # so it is read one row down (zeros on row 0).
+        shifted = np.concatenate([np.full(width, height * width), inverses[1][: (height - 1) * width]])
+        hidden = _move_rows(forward, inverses[0], orders[0][0]) + _move_rows(backward, shifted, _inverse(shifted, height * width))
+        hidden = tf.reshape(hidden, [height, width, batch, self.hidden])
+        return x + tf.transpose(self.output_projection(hidden), [2, 0, 1, 3])
 
     def _step_kernels(self):
         """`(2, channels + 1 + 2 * hidden, 4 * hidden)` kernels: input taps, bias, above taps, left taps."""

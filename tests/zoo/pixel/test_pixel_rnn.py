@@ -59,13 +59,27 @@ def test_log_prob_loss_and_gradients_equal_the_old_layers(tmp_path, name, image_
         np.testing.assert_allclose(new, old, rtol=1e-4, atol=1e-6 * float(tf.reduce_max(tf.abs(old))), err_msg=variable.path)
 
 
-@pytest.mark.parametrize("shape", [(2, 5, 3, 4), (3, 2, 4, 6, 1)])
-def test_skew_matches_the_per_row_definition_and_unskew_inverts_it(shape):
-    x = tf.random.stateless_normal(shape, seed=[1, 2])
-    flat = tf.reshape(x, (-1,) + shape[-3:])
-    np.testing.assert_array_equal(tf.reshape(pixel_rnn.skew(x), (-1,) + tuple(pixel_rnn.skew(flat).shape[1:])),
-                                  reference.skew(flat))
-    np.testing.assert_array_equal(pixel_rnn.unskew(pixel_rnn.skew(x), shape[-2]), x)
+@pytest.mark.parametrize("height,width", [(5, 3), (2, 4), (4, 4)])
+def test_diagonal_order_reads_the_old_layers_skew_column_by_column(height, width):
+    pixels = np.arange(1, height * width + 1, dtype=np.float32).reshape(1, height, width, 1)  # 0: the padding
+    for mirrored in (False, True):
+        skewed = reference.skew(tf.constant(pixels[:, :, ::-1] if mirrored else pixels))[0, ..., 0].numpy()
+        order, sizes = pixel_rnn.diagonal_order(height, width, mirrored)
+        np.testing.assert_array_equal(order, [int(v) - 1 for column in skewed.T for v in column if v])
+        assert sizes == [int(np.count_nonzero(column)) for column in skewed.T]
+
+
+def test_moving_rows_gives_the_values_and_gradients_of_a_gather():
+    x = tf.random.stateless_normal([6, 3], seed=[3, 4])
+    index = np.array([2, 6, 0, 5, 1])  # 6 reads a zero row; rows 3 and 4 are never read
+    weights = tf.random.stateless_normal([5, 3], seed=[5, 6])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        moved = pixel_rnn._move_rows(x, index, pixel_rnn._inverse(index, 6))
+        gathered = tf.gather(tf.concat([x, tf.zeros([1, 3])], 0), index)
+        losses = [tf.reduce_sum(weights * y) for y in (moved, gathered)]
+    np.testing.assert_array_equal(moved, gathered)
+    np.testing.assert_array_equal(tape.gradient(losses[0], x), tf.convert_to_tensor(tape.gradient(losses[1], x)))
 
 
 @pytest.mark.parametrize("name", sorted(PAIRS))
