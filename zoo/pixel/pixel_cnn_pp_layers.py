@@ -183,9 +183,12 @@ def _pad_or_crop(x, axis, before, after):
     """Pads `axis` with zeros (positive amounts) or crops it (negative amounts), before and after."""
     size = x.shape[axis]
     begin, end = max(-before, 0), size - max(-after, 0)
-    index = [slice(None)] * len(x.shape)
-    index[axis] = slice(begin, end)
-    x = x[tuple(index)]
+    if begin > 0 or end < size:
+        # A `Slice`, not `x[...]`: on CPU the gradient of a `StridedSlice` (even a full one) took 14% of a
+        # training step, a `Slice`'s gradient is a cheap `Pad`.
+        starts, sizes = [0] * len(x.shape), [-1] * len(x.shape)
+        starts[axis], sizes[axis] = begin, end - begin
+        x = tf.slice(x, starts, sizes)
     paddings = [[0, 0]] * len(x.shape)
     paddings[axis] = [max(before, 0), max(after, 0)]
     return tf.pad(x, paddings) if before > 0 or after > 0 else x
