@@ -17,6 +17,7 @@ from trainers import cli, data, presets_lib
 
 _PRESETS = flags.DEFINE_list("presets", list(presets_lib.SOURCES), "Presets to make.")
 _RUNS_DIR = flags.DEFINE_string("runs_dir", "runs/bench", "Directory of the trained benchmark work directories.")
+_QUALITY_DIR = flags.DEFINE_string("quality_dir", "runs/quality", "Directory of the long runs of benchmarks.quality.")
 _RESULTS_DIR = flags.DEFINE_string("results_dir", "benchmarks/results", "Directory of the benchmark result JSONs.")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where weights and manifests go (default: zoo/presets/weights).")
 _FIGURES_DIR = flags.DEFINE_string("figures_dir", None, "Where the gallery PNGs go (default: zoo/presets/figures).")
@@ -29,6 +30,7 @@ def main(argv):
     config = presets_lib.MakePresetsConfig(
         presets=tuple(_PRESETS.value),
         runs_dir=_RUNS_DIR.value,
+        quality_dir=_QUALITY_DIR.value,
         results_dir=_RESULTS_DIR.value,
         output_dir=_OUTPUT_DIR.value,
         figures_dir=_FIGURES_DIR.value,

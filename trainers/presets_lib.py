@@ -58,8 +58,9 @@ SEED = 0
 CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "classifier": 0.0}
 
 #: preset name -> (benchmark run, check metric, check slice size). The run is the work directory
-#: `<runs_dir>/<run>` with its `<results_dir>/<run>.json`; None for the classifier, whose weights and manifest
-#: `trainers.train_classifier` writes in place. Check slices are small, so a test re-evaluates one in seconds.
+#: `<runs_dir>/<run>` with its `<results_dir>/<run>.json`, or for "quality:NAME" the long run
+#: `<quality_dir>/NAME` of `benchmarks.quality` with its `<results_dir>/quality_NAME.json`; None for the
+#: classifier, whose weights and manifest `trainers.train_classifier` writes in place. Check slices are small, so a test re-evaluates one in seconds.
 SOURCES = {
     "vae_fashion_mnist": ("vae", "elbo_nats", 200),
     "dcgan_fashion_mnist": ("dcgan", "fid", 500),
@@ -87,6 +88,8 @@ class MakePresetsConfig:
     Args:
         presets: names of the presets to make (keys of `SOURCES`). Default: all.
         runs_dir: directory of the benchmark work directories. Default "runs/bench".
+        quality_dir: directory of the long runs of `benchmarks.quality` ("quality:NAME" sources). Default
+            "runs/quality".
         results_dir: directory of the benchmark result JSONs. Default "benchmarks/results".
         output_dir: where weights and manifests go. Default: `zoo.presets.PRESETS_DIR`.
         figures_dir: where the gallery PNGs go. Default: `FIGURES_DIR`.
@@ -96,6 +99,7 @@ class MakePresetsConfig:
 
     presets: Tuple[str, ...] = tuple(SOURCES)
     runs_dir: str = "runs/bench"
+    quality_dir: str = "runs/quality"
     results_dir: str = "benchmarks/results"
     output_dir: Optional[str] = None
     figures_dir: Optional[str] = None
@@ -204,12 +208,38 @@ def _constructor_config(model):
     return json.loads(json.dumps(config))  # Tuples become lists, as the manifest stores them.
 
 
+QUALITY_PREFIX = "quality:"
+
+
+def run_paths(run, config):
+    """`(work directory, result JSON)` of a `SOURCES` run under `config` (a `MakePresetsConfig`)."""
+    if run.startswith(QUALITY_PREFIX):
+        name = run[len(QUALITY_PREFIX):]
+        return os.path.join(config.quality_dir, name), os.path.join(config.results_dir, f"quality_{name}.json")
+    return os.path.join(config.runs_dir, run), os.path.join(config.results_dir, f"{run}.json")
+
+
+def _from_quality_result(result):
+    """A `benchmarks.quality` result in the keys of a benchmark result (what a manifest's `training` holds)."""
+    history = result.get("history") or [{}]
+    return {
+        **result,
+        "command": result.get("benchmark_command"),
+        "steps_per_epoch": result["train_config"].get("steps_per_epoch"),
+        "batch_size": result["train_config"].get("batch_size"),
+        "train_wall_seconds": result.get("wall_seconds"),
+        "test": {**(result.get("likelihood") or {}), **(result.get("quality") or {}), "last_epoch": history[-1]},
+    }
+
+
 def _training_record(run_dir, result_path):
     """`(train_config, training)`: the run's resolved config and its benchmark record."""
     with open(os.path.join(run_dir, "config.json")) as f:
         train_config = json.load(f)
     with open(result_path) as f:
         result = json.load(f)
+    if "history" in result:
+        result = _from_quality_result(result)
     keys = ("command", "benchmark_command", "date", "epochs", "steps", "steps_per_epoch", "batch_size",
             "train_wall_seconds", "train_images_per_second", "cores", "machine", "tensorflow", "keras")
     training = {key: result.get(key) for key in keys}
@@ -221,10 +251,10 @@ def _training_record(run_dir, result_path):
 
 def _write_weights_and_manifest(name, run, config, output_dir):
     """Copies a benchmark run's weights into `output_dir/<name>.weights.h5` and writes its manifest (no metrics yet)."""
-    run_dir = os.path.join(config.runs_dir, run)
+    run_dir, result_path = run_paths(run, config)
     model_file = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_file):
-        raise ValueError(f"{run_dir} holds no model.keras: train it with the command in {config.results_dir}/{run}.json.")
+        raise ValueError(f"{run_dir} holds no model.keras: train it with the command in {result_path}.")
     trained = keras.models.load_model(model_file, compile=False, safe_mode=True)
     model_class = type(trained)
     model_config = _constructor_config(trained)
@@ -239,7 +269,7 @@ def _write_weights_and_manifest(name, run, config, output_dir):
     weights_path = os.path.join(output_dir, f"{name}.weights.h5")
     shipped.save_weights(weights_path)
 
-    train_config, training = _training_record(run_dir, os.path.join(config.results_dir, f"{run}.json"))
+    train_config, training = _training_record(run_dir, result_path)
     prep = data.Preprocessing(
         kind=_PREPROCESSING_KIND[preset_family(shipped)],
         num_levels=train_config.get("num_levels") or 256,

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from benchmarks import make_results, plot, quality
-from trainers import registry
+from trainers import presets_lib, registry
 
 
 def test_every_run_resolves_with_its_learning_curve_switched_on():
@@ -45,6 +45,16 @@ def test_one_command_trains_resumes_and_writes_the_result(tmp_path, monkeypatch)
         **{**quality.RUNS["tiny_vae"].__dict__, "epochs": 2}))
     again = quality.run_quality("tiny_vae", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
     assert [row["epoch"] for row in again["history"]] == [1, 2]
+    # A preset made from the long run records its command, wall time and whole-split scores.
+    monkeypatch.setitem(presets_lib.SOURCES, "vae_tiny_preset", ("quality:tiny_vae", "elbo_nats", 20))
+    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
+    presets_lib.make_presets(presets_lib.MakePresetsConfig(
+        presets=("vae_tiny_preset",), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
+        output_dir=str(tmp_path / "presets"), figures=False))
+    manifest = json.loads((tmp_path / "presets" / "vae_tiny_preset.json").read_text())
+    assert manifest["command"] == again["benchmark_command"] and manifest["training"]["epochs"] == 2
+    assert manifest["training"]["train_wall_seconds"] == again["wall_seconds"]
+    assert manifest["training"]["test_split_metrics"]["images"] == 100
 
 
 def _fake_result(name, model, curve_key, values, nll=None):
