@@ -38,7 +38,7 @@ from zoo.utils import atomic
 
 _MODELS = flags.DEFINE_list(
     "models",
-    ["gan", "vae", "dcgan", "wgan_gp", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm"],
+    ["gan", "vae", "dcgan", "wgan_gp", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp"],
     "Registered (paired) models to measure.",
 )
 _STEPS = flags.DEFINE_integer("steps", 30, "Training steps per timed repetition.")

@@ -190,8 +190,10 @@ def _render_sampling(result):
             f"| {row['naive_seconds']:.1f} | {row['speedup']:.0f}x | {row['cached_in_forward_passes']:.1f} "
             f"| {row['identical_images']}/{row['batch']} |"
         )
-    lines += ["", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
-    return lines
+    lines += ["", f"Reproduce: `{result['benchmark_command'].strip()}`"]
+    added = {(row["run"], row["benchmark_command"].strip(), row["date"]) for row in result["rows"] if "benchmark_command" in row}
+    lines += [f"; {run} added with `{command}` ({date})" for run, command, date in sorted(added)]
+    return lines + [""]
 
 
 def _render_train_speed(result):

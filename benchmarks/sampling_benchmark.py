@@ -43,6 +43,11 @@ _NAIVE_REPEATS = flags.DEFINE_integer("naive_repeats", 1, "Timed naive calls per
 _FORWARD_REPEATS = flags.DEFINE_integer("forward_repeats", 5, "Forward passes per round (their mean is one pass).")
 _ROOT = flags.DEFINE_string("root", "runs/bench", "Directory of the trained benchmark runs.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/sampling.json", "Result JSON.")
+_KEEP = flags.DEFINE_bool(
+    "keep_other_rows", False,
+    "Keep the rows of --out's other runs (each new row records its own command and date), to add a run "
+    "trained elsewhere, e.g. --root=runs/quality --runs=pixel_cnn_pp_256levels --keep_other_rows.",
+)
 
 
 def _seconds(fn):
@@ -104,10 +109,17 @@ def main(argv):
     del argv
     batch_sizes = [int(b) for b in _BATCH_SIZES.value]
     rows = [row for run in _RUNS.value for row in measure(run, batch_sizes)]
+    provenance = common.provenance("benchmarks.sampling_benchmark")
+    if _KEEP.value and os.path.isfile(_OUT.value):
+        with open(_OUT.value) as f:
+            previous = json.load(f)
+        new_rows = [{**row, "benchmark_command": provenance["benchmark_command"], "date": provenance["date"]} for row in rows]
+        rows = [row for row in previous["rows"] if row["run"] not in _RUNS.value] + new_rows
+        provenance = {key: previous[key] for key in provenance}  # The file's own command stays the first one.
     result = {
         "rows": rows,
         "repeats": {"cached": _REPEATS.value, "naive": _NAIVE_REPEATS.value, "forward": _FORWARD_REPEATS.value},
-        **common.provenance("benchmarks.sampling_benchmark"),
+        **provenance,
     }
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
     atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
