@@ -24,6 +24,23 @@ def provenance(module):
     }
 
 
+def with_other_rows(path, rows, key, provenance):
+    """The result dict of `rows` measured now, plus the rows of `path` (an earlier result) for other `key`s.
+
+    Lets one benchmark add a model measured later (or trained elsewhere) to its result file: each new row
+    records its own command and date, the file keeps the provenance of its first command.
+    """
+    with open(path) as f:
+        previous = json.load(f)
+    measured = {row[key] for row in rows}
+    new_rows = [{**row, "benchmark_command": provenance["benchmark_command"], "date": provenance["date"]} for row in rows]
+    return {
+        **previous,
+        "rows": [row for row in previous["rows"] if row[key] not in measured] + new_rows,
+        **{name: previous[name] for name in provenance},
+    }
+
+
 def train_or_reuse(config, reuse):
     """Trains `config` (a `trainers.train_lib.TrainConfig`) and returns `(metrics, wall seconds)`.
 

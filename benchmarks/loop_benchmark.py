@@ -44,6 +44,9 @@ _MODELS = flags.DEFINE_list(
 _STEPS = flags.DEFINE_integer("steps", 30, "Training steps per timed repetition.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Interleaved repetitions; medians are reported.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/loop.json", "Result JSON.")
+_KEEP = flags.DEFINE_bool(
+    "keep_other_rows", False, "Keep --out's rows of the models not measured now (each new row records its command)."
+)
 
 _DATASET = "fashion_mnist"
 
@@ -154,6 +157,8 @@ def main(argv):
         "rows": rows,
         **common.provenance("benchmarks.loop_benchmark"),
     }
+    if _KEEP.value and os.path.isfile(_OUT.value):
+        result = common.with_other_rows(_OUT.value, rows, "model", common.provenance("benchmarks.loop_benchmark"))
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
     atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
 

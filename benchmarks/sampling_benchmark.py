@@ -109,18 +109,13 @@ def main(argv):
     del argv
     batch_sizes = [int(b) for b in _BATCH_SIZES.value]
     rows = [row for run in _RUNS.value for row in measure(run, batch_sizes)]
-    provenance = common.provenance("benchmarks.sampling_benchmark")
-    if _KEEP.value and os.path.isfile(_OUT.value):
-        with open(_OUT.value) as f:
-            previous = json.load(f)
-        new_rows = [{**row, "benchmark_command": provenance["benchmark_command"], "date": provenance["date"]} for row in rows]
-        rows = [row for row in previous["rows"] if row["run"] not in _RUNS.value] + new_rows
-        provenance = {key: previous[key] for key in provenance}  # The file's own command stays the first one.
     result = {
         "rows": rows,
         "repeats": {"cached": _REPEATS.value, "naive": _NAIVE_REPEATS.value, "forward": _FORWARD_REPEATS.value},
-        **provenance,
+        **common.provenance("benchmarks.sampling_benchmark"),
     }
+    if _KEEP.value and os.path.isfile(_OUT.value):
+        result = common.with_other_rows(_OUT.value, rows, "run", common.provenance("benchmarks.sampling_benchmark"))
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
     atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
     print(f"wrote {_OUT.value}")

@@ -1,0 +1,19 @@
+"""Shared benchmark helpers: adding rows measured later to a result file."""
+
+import json
+
+from benchmarks import common
+
+
+def test_rows_measured_later_replace_their_own_and_record_their_command(tmp_path):
+    path = tmp_path / "loop.json"
+    first = {"benchmark_command": "python -m b --models=a,b", "date": "2026-11-01", "cores": 2, "machine": "x",
+             "tensorflow": "t", "keras": "k", "rows": [{"model": "a", "v": 1}, {"model": "b", "v": 2}]}
+    path.write_text(json.dumps(first))
+    later = {**first, "benchmark_command": "python -m b --models=b,c", "date": "2026-11-30"}
+    later.pop("rows")
+    result = common.with_other_rows(str(path), [{"model": "b", "v": 3}, {"model": "c", "v": 4}], "model", later)
+    assert result["benchmark_command"] == first["benchmark_command"] and result["date"] == "2026-11-01"
+    assert [(row["model"], row["v"]) for row in result["rows"]] == [("a", 1), ("b", 3), ("c", 4)]
+    assert "benchmark_command" not in result["rows"][0]
+    assert {row["benchmark_command"] for row in result["rows"][1:]} == {later["benchmark_command"]}
