@@ -62,7 +62,7 @@ CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "classifier": 0.
 #: `<quality_dir>/NAME` of `benchmarks.quality` with its `<results_dir>/quality_NAME.json`; None for the
 #: classifier, whose weights and manifest `trainers.train_classifier` writes in place. Check slices are small, so a test re-evaluates one in seconds.
 SOURCES = {
-    "vae_fashion_mnist": ("vae", "elbo_nats", 200),
+    "vae_fashion_mnist": ("quality:vae", "elbo_nats", 200),
     "dcgan_fashion_mnist": ("dcgan", "fid", 500),
     "gan_fashion_mnist": ("gan", "fid", 500),
     "pixel_cnn_fashion_mnist": ("pixel_cnn", "bits_per_dim", 100),
