@@ -160,7 +160,7 @@ def _render_loop(result):
             f"| {r['pipeline_over_training']:.1f} ({first / r['train_images_per_second']:.1f}) "
             f"| {cold:,.0f} | {cold / r['train_images_per_second']:.1f} |"
         )
-    lines += ["", f"Reproduce: `{result.get('benchmark_command', result.get('command'))}`"] + _added_rows(result, "model") + [""]
+    lines += ["", f"Reproduce: `{result.get('benchmark_command', result.get('command'))}`", ""] + _added_rows(result, "model") + [""]
     if result.get("note"):
         lines += [f"Note: {result['note']}" + (f" (`{result['pixel_cnn_command']}`)" if result.get("pixel_cnn_command") else ""), ""]
     return lines
@@ -190,14 +190,17 @@ def _render_sampling(result):
             f"| {row['naive_seconds']:.1f} | {row['speedup']:.0f}x | {row['cached_in_forward_passes']:.1f} "
             f"| {row['identical_images']}/{row['batch']} |"
         )
-    lines += ["", f"Reproduce: `{result['benchmark_command'].strip()}`"] + _added_rows(result, "run")
+    lines += ["", f"Reproduce: `{result['benchmark_command'].strip()}`", ""] + _added_rows(result, "run")
     return lines + [""]
 
 
 def _added_rows(result, key):
     """Lines naming the rows added later to a result by another command (`--keep_other_rows`), with it."""
-    added = {(row[key], row["benchmark_command"].strip(), row["date"]) for row in result["rows"] if "benchmark_command" in row}
-    return [f"; {name} added with `{command}` ({date})" for name, command, date in sorted(added)]
+    added = {}
+    for row in result["rows"]:
+        if "benchmark_command" in row:
+            added.setdefault((row["benchmark_command"].strip(), row["date"]), []).append(str(row[key]))
+    return [f"Rows {', '.join(names)} added with `{command}` ({date})." for (command, date), names in sorted(added.items())]
 
 
 def _render_train_speed(result):
