@@ -39,6 +39,7 @@ from tensorflow_probability.python.internal import tf_keras
 from benchmarks import common
 from trainers import data, registry, visualize
 from zoo.pixel.pixel_cnn_pp import PixelCNNPlusPlus
+from zoo.utils import atomic
 
 _MODE = flags.DEFINE_enum("mode", "speed", ["speed", "likelihood"], "What to measure (see the module docstring).")
 _NUM_LEVELS = flags.DEFINE_integer("num_levels", 256, "Quantisation levels of the data.")
@@ -257,8 +258,7 @@ def likelihood():
 
 def _write(result, name):
     os.makedirs(_OUT_DIR.value, exist_ok=True)
-    with open(os.path.join(_OUT_DIR.value, name), "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    atomic.write_json(os.path.join(_OUT_DIR.value, name), result, indent=2, sort_keys=True)
     print(json.dumps(result, sort_keys=True), flush=True)
 
 
