@@ -54,7 +54,7 @@ def test_every_preset_is_listed_with_data_command_metrics_and_size():
         assert row["size_bytes"] == os.path.getsize(row["weights_file"]) <= _MAX_BYTES, name
         assert row["sha256"] == presets.sha256_of_file(row["weights_file"]), name
         assert row["dataset"] == "fashion_mnist" and row["preprocessing"], name
-        assert row["command"].startswith("python -m trainers.train"), name
+        assert row["command"].startswith(("python -m trainers.train", "python -m benchmarks.quality --run=")), name
         assert row["metrics"] and row["metrics_slice"] == "fashion_mnist test[:1000]", name
         assert preset.manifest["check"]["metric"] in row["metrics"], name
         figure = os.path.join(os.path.dirname(os.path.dirname(zoo.__file__)), preset.manifest["figure"])
