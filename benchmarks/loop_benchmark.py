@@ -153,12 +153,13 @@ def main(argv):
         row = measure(name, _STEPS.value, _REPEATS.value)
         print(json.dumps(row), flush=True)
         rows.append(row)
+    provenance = common.provenance("benchmarks.loop_benchmark")
     result = {
         "rows": rows,
-        **common.provenance("benchmarks.loop_benchmark"),
+        **provenance,
     }
     if _KEEP.value and os.path.isfile(_OUT.value):
-        result = common.with_other_rows(_OUT.value, rows, "model", common.provenance("benchmarks.loop_benchmark"))
+        result = common.with_other_rows(_OUT.value, rows, "model", provenance)
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
     atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
 

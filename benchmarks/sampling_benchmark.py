@@ -109,13 +109,14 @@ def main(argv):
     del argv
     batch_sizes = [int(b) for b in _BATCH_SIZES.value]
     rows = [row for run in _RUNS.value for row in measure(run, batch_sizes)]
+    provenance = common.provenance("benchmarks.sampling_benchmark")
     result = {
         "rows": rows,
         "repeats": {"cached": _REPEATS.value, "naive": _NAIVE_REPEATS.value, "forward": _FORWARD_REPEATS.value},
-        **common.provenance("benchmarks.sampling_benchmark"),
+        **provenance,
     }
     if _KEEP.value and os.path.isfile(_OUT.value):
-        result = common.with_other_rows(_OUT.value, rows, "run", common.provenance("benchmarks.sampling_benchmark"))
+        result = common.with_other_rows(_OUT.value, rows, "run", provenance)
     os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
     atomic.write_json(_OUT.value, result, indent=2, sort_keys=True)
     print(f"wrote {_OUT.value}")

@@ -59,13 +59,6 @@ def _lstm_update(gates, c_prev):
     return tf.sigmoid(o) * tf.tanh(c), c
 
 
-def _slice_last_but_one(x, size):
-    """`x[..., :size, :]` as a `Slice` op (whose gradient is a `Pad`), not a `StridedSlice`: on CPU,
-    `StridedSliceGrad` of these shapes took seconds per call (see the module docstring)."""
-    rank = x.shape.rank
-    return tf.slice(x, [0] * rank, [-1] * (rank - 2) + [size, -1])
-
-
 def diagonal_order(height, width, mirrored=False):
     """Row-major pixel indices in diagonal order: diagonal `t = i + j` after diagonal `t - 1`, rows rising
     inside one. `mirrored`: the diagonals of the image flipped left to right (the right-to-left LSTM's).
@@ -110,7 +103,8 @@ def _inverse(index, size):
 
 def _select_rows(x, have, want, batch, axis):
     """Rows `want = (first, last)` of `x`, which holds rows `have` as blocks of `batch` along `axis`; zeros
-    outside `have`. Pads and `tf.slice`s only (see `_slice_last_but_one`)."""
+    outside `have`. Pads and `tf.slice`s only: on CPU a `StridedSlice`'s gradient took seconds per call
+    (see the module docstring)."""
     top, bottom = max(0, have[0] - want[0]), max(0, want[1] - have[1])
     if top or bottom:
         paddings = [[0, 0]] * x.shape.rank
