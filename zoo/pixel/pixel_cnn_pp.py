@@ -268,15 +268,19 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         def block_layers(block):
             return [block.conv_1] + ([block.skip_dense] if block.skip_dense is not None else []) + [block.conv_2]
 
-        for i, blocks in enumerate(self.down_blocks):
+        for blocks, resampling in self._stages():
             for pair in blocks:
                 layers += block_layers(pair[0]) + block_layers(pair[1])
-            layers += self.downsamples[i] if i < len(self.downsamples) else []
-        for i, blocks in enumerate(self.up_blocks):
-            for pair in blocks:
-                layers += block_layers(pair[0]) + block_layers(pair[1])
-            layers += self.upsamples[i] if i < len(self.upsamples) else []
+            layers += resampling
         return layers + [self.output_dense]
+
+    def _stages(self):
+        """`(resnet pairs, resampling layers)` of the down then up pass, in creation order."""
+        resampling = self.downsamples + [[]] + self.upsamples + [[]]
+        return list(zip(self.down_blocks + self.up_blocks, resampling))
+
+    def _resnets_in_tfp_order(self):
+        return [block for blocks, _ in self._stages() for pair in blocks for block in pair]
 
     @classmethod
     def from_tfp(cls, distribution, seed=None):
@@ -287,7 +291,9 @@ class PixelCNNPlusPlus(AutoregressiveModel):
 
         Args:
             distribution: a `tfp.distributions.PixelCNN` with `low=0`, `high=num_levels - 1`
-                (1 <= high <= 255), no conditional input, the default concat_elu activation, and weights
+                (1 <= high <= 255), the default concat_elu activation, no conditional input or one of one-hot
+                class vectors (`conditional_shape=(K,)`: the model gets `num_classes=K`, and
+                `log_prob(x, labels=y)` equals `d.log_prob(x, conditional_input=one_hot(y))`), and weights
                 that respect its masks (as after any training step; a newly built one does not, see below).
             seed: seed of the new model's sampling draws.
 
@@ -305,14 +311,14 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             raise TypeError(f"`distribution` must be a tfp.distributions.PixelCNN; got {type(distribution).__name__}.")
         p = distribution.parameters
         low, high = p["low"], p["high"]
-        if distribution.conditional_shape is not None:
-            raise ValueError("`distribution` has a conditional input; from_tfp supports unconditional models only.")
+        num_classes = _tfp_num_classes(distribution)
         if low != 0 or int(high) != high or not 1 <= high <= 255:
             raise ValueError(f"`distribution` must have low=0 and an integer high in [1, 255]; got low={low}, high={high}.")
         if p["resnet_activation"] != "concat_elu":
             raise ValueError(f"`distribution` must use resnet_activation='concat_elu'; got {p['resnet_activation']!r}.")
         model = cls(
             image_shape=tuple(int(d) for d in distribution.image_shape),
+            num_classes=num_classes,
             num_levels=int(high) + 1,
             num_resnet=p["num_resnet"],
             num_hierarchies=p["num_hierarchies"],
@@ -341,6 +347,13 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                 raise ValueError(f"Layer {source.name}: kernel {kernel.shape} does not fit {tuple(target.kernel.shape)}.")
             target.kernel.assign(kernel)
             target.bias.assign(bias)
+        if num_classes:
+            projections = _tfp_class_projections(distribution)
+            resnets = model._resnets_in_tfp_order()
+            if len(projections) != len(resnets):
+                raise ValueError(f"`distribution` has {len(projections)} conditional projections; this architecture has {len(resnets)}.")
+            for source, target in zip(projections, resnets):
+                target.class_projection.set_weights(source.get_weights())
         return model
 
     def get_config(self):
@@ -358,16 +371,41 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         return config
 
 
+def _tfp_num_classes(distribution):
+    """The class count of a `tfd.PixelCNN` conditioned on one-hot class vectors of shape `(K,)`, or None."""
+    shape = distribution.conditional_shape
+    if shape is None:
+        return None
+    dims = tuple(shape)
+    if len(dims) != 1 or dims[0] is None or int(dims[0]) < 2:
+        raise ValueError(
+            "`distribution` must be unconditional or conditioned on one-hot class vectors, conditional_shape=(K,) "
+            f"with K >= 2; got conditional_shape={dims}."
+        )
+    return int(dims[0])
+
+
+def _creation_index(layer):
+    """The counter Keras appends to a layer's unique name ("dense_7" -> 7; "dense" -> 0)."""
+    name = layer.name.rsplit("/", 1)[-1]
+    suffix = name.rsplit("_", 1)[-1]
+    return int(suffix) if "_" in name and suffix.isdigit() else 0
+
+
+def _tfp_class_projections(distribution):
+    """The plain `Dense` layers that project a `tfd.PixelCNN`'s conditional input, in creation order."""
+    wrapped = {id(layer.layer) for layer in _tfp_layers(distribution)}
+    dense = [
+        layer for layer in distribution.network.submodules
+        if type(layer).__name__ == "Dense" and id(layer) not in wrapped
+    ]
+    return sorted(dense, key=_creation_index)
+
+
 def _tfp_layers(distribution):
     """The weight-normalised layers of a `tfd.PixelCNN` in creation order (their unique names count up)."""
     layers = [layer for layer in distribution.network.submodules if type(layer).__name__ == "WeightNorm"]
-
-    def creation_index(layer):
-        name = layer.name.rsplit("/", 1)[-1]
-        suffix = name.rsplit("_", 1)[-1]
-        return int(suffix) if name != "weight_norm" and suffix.isdigit() else 0
-
-    return sorted(layers, key=creation_index)
+    return sorted(layers, key=_creation_index)
 
 
 def _folded(layer):

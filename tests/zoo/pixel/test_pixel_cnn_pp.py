@@ -28,16 +28,18 @@ def _perturbed(model):
     return model
 
 
-def _trained_tfp(image_shape, num_levels, num_resnet, num_hierarchies, num_logistic_mix, images):
-    """A `tfd.PixelCNN` after its data-dependent initialisation and one optimizer step (which applies its masks)."""
+def _trained_tfp(image_shape, num_levels, num_resnet, num_hierarchies, num_logistic_mix, images, one_hot=None):
+    """A `tfd.PixelCNN` after its data-dependent initialisation and one optimizer step (which applies its masks);
+    conditioned on one-hot class vectors when `one_hot` (of the images' classes) is given."""
     tf_keras.utils.set_random_seed(0)
     dist = tfp.distributions.PixelCNN(
         image_shape=image_shape, num_resnet=num_resnet, num_hierarchies=num_hierarchies, num_filters=4,
         num_logistic_mix=num_logistic_mix, dropout_p=0.0, high=num_levels - 1, low=0,
+        conditional_shape=None if one_hot is None else one_hot.shape[1:],
     )
     optimizer = tf_keras.optimizers.SGD(0.01)
     with tf.GradientTape() as tape:
-        loss = -tf.reduce_mean(dist.log_prob(images))
+        loss = -tf.reduce_mean(dist.log_prob(images, conditional_input=one_hot))
     variables = dist.network.trainable_variables
     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
     return dist
@@ -61,6 +63,22 @@ def test_from_tfp_log_prob_equals_tfd_pixel_cnn(image_shape, num_levels, num_res
     np.testing.assert_allclose(model.log_prob(test.astype(np.int32)), dist.log_prob(test.astype(np.float32)), rtol=1e-4)
 
 
+@pytest.mark.parametrize("image_shape, num_levels, num_hierarchies", [((8, 8, 1), 256, 2), ((4, 4, 3), 2, 1)])
+def test_from_tfp_copies_a_class_conditional_tfd_pixel_cnn(image_shape, num_levels, num_hierarchies):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, num_levels, (6,) + image_shape).astype(np.float32)
+    one_hot = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 6)]
+    dist = _trained_tfp(image_shape, num_levels, 1, num_hierarchies, 2, images, one_hot=one_hot)
+    model = PixelCNNPlusPlus.from_tfp(dist)
+    assert model.num_classes == 3
+    test = rng.integers(0, num_levels, (6,) + image_shape)
+    labels = np.array([0, 1, 2, 2, 1, 0], np.int32)
+    ours = model.log_prob(test.astype(np.int32), labels=labels)
+    np.testing.assert_allclose(ours, dist.log_prob(test.astype(np.float32), conditional_input=np.eye(3, dtype=np.float32)[labels]), rtol=1e-4)
+    # The labels matter: another class gives another likelihood, as in the reference.
+    assert not np.allclose(ours, model.log_prob(test.astype(np.int32), labels=(labels + 1) % 3))
+
+
 def test_from_tfp_refuses_what_it_cannot_copy_exactly():
     with pytest.raises(TypeError, match="tfp.distributions.PixelCNN"):
         PixelCNNPlusPlus.from_tfp(_tiny())
@@ -70,6 +88,8 @@ def test_from_tfp_refuses_what_it_cannot_copy_exactly():
     dist.log_prob(np.zeros((2, 4, 4, 1), np.float32))
     with pytest.raises(ValueError, match="outside its mask"):  # Initialised, but no optimizer step has masked it.
         PixelCNNPlusPlus.from_tfp(dist)
+    with pytest.raises(ValueError, match="one-hot class vectors"):
+        PixelCNNPlusPlus.from_tfp(tfp.distributions.PixelCNN(image_shape=(4, 4, 1), num_hierarchies=1, conditional_shape=(2, 3)))
     with pytest.raises(ValueError, match="low=0"):
         PixelCNNPlusPlus.from_tfp(tfp.distributions.PixelCNN(image_shape=(4, 4, 1), num_hierarchies=1, high=255, low=10))
 
