@@ -5,8 +5,8 @@ which optimizers `compile` takes, and the default training budget. The trainer b
 way, so adding a model is adding a spec here.
 
 Default budgets are sized for a 2-core CPU (a few minutes per model; `benchmarks/RESULTS.md` has the
-measured times): the slow autoregressive models train for part of an epoch by default (Gated PixelCNN
-with 32 filters, PixelCNN++ at the size of the `tfd.PixelCNN` reference, the Diagonal BiLSTM for 100 steps). Raise `--epochs`, `--steps_per_epoch` or the model's
+measured times): the autoregressive models train for one epoch by default (Gated PixelCNN with 32 filters,
+PixelCNN++ at the size of the `tfd.PixelCNN` reference). Raise `--epochs`, `--steps_per_epoch` or the model's
 width on faster hardware.
 
 The contract a registered model class keeps (what `trainers.train_lib` relies on):
@@ -182,7 +182,6 @@ _SPECS = (
         preprocessing="levels",
         num_levels=2,
         epochs=1,
-        steps_per_epoch=100,
     ),
     ModelSpec(
         name="cyclegan",
