@@ -63,10 +63,11 @@ CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "classifier": 0.
 #: classifier, whose weights and manifest `trainers.train_classifier` writes in place. Check slices are small, so a test re-evaluates one in seconds.
 SOURCES = {
     "vae_fashion_mnist": ("quality:vae", "elbo_nats", 200),
-    "dcgan_fashion_mnist": ("dcgan", "fid", 500),
+    "dcgan_fashion_mnist": ("quality:dcgan", "fid", 500),
     "gan_fashion_mnist": ("gan", "fid", 500),
     "pixel_cnn_fashion_mnist": ("pixel_cnn", "bits_per_dim", 100),
     "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
+    "pixel_cnn_pp_fashion_mnist_256levels": ("quality:pixel_cnn_pp_256levels", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist": ("gated_pixel_cnn", "bits_per_dim", 100),
     "row_lstm_fashion_mnist": ("row_lstm", "bits_per_dim", 100),
     "diagonal_bilstm_fashion_mnist": ("diagonal_bilstm", "bits_per_dim", 50),
