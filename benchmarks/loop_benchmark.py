@@ -38,8 +38,9 @@ from zoo.utils import atomic
 
 _MODELS = flags.DEFINE_list(
     "models",
-    ["gan", "vae", "dcgan", "wgan_gp", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp"],
-    "Registered (paired) models to measure.",
+    ["gan", "vae", "dcgan", "wgan_gp", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp",
+     "cvae", "cdcgan", "cyclegan"],
+    "Registered models to measure.",
 )
 _STEPS = flags.DEFINE_integer("steps", 30, "Training steps per timed repetition.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Interleaved repetitions; medians are reported.")
@@ -75,17 +76,33 @@ class _StepTimer(keras.callbacks.Callback):
         self._last = now
 
 
+def _loader(cfg):
+    """`load(cache=True)`, the trainer's training pipeline of resolved config `cfg`, built afresh at each call.
+
+    `cache=False` decodes the TFDS records again. Unpaired models (CycleGAN) read their two domains from the
+    decoded split whatever `cache` says: their cold start is the paired models' (it decodes the same split).
+    """
+    spec, prep = cfg.spec, cfg.preprocessing()
+    if spec.unpaired:
+        return lambda cache=True: data.load_unpaired(
+            _DATASET, "train", prep, batch_size=cfg.batch_size, domains=cfg.domains, seed=0
+        )
+    return lambda cache=True: data.load(
+        _DATASET, "train", prep, batch_size=cfg.batch_size, seed=0, with_labels=spec.conditional, cache=cache
+    )
+
+
 def measure(name, steps, repeats):
     cfg = train_lib.TrainConfig(model=name, workdir="/tmp/unused", verbose=0).resolved()
-    spec, prep = cfg.spec, cfg.preprocessing()
-    shape = data.image_shape(_DATASET)
+    spec, load = cfg.spec, _loader(cfg)
+    batches = list(load().take(steps))
+    tuples = isinstance(batches[0], tuple)  # (images, labels) or (images_a, images_b).
+    shape = tuple(batches[0][0].shape[1:]) if tuples else data.image_shape(_DATASET)
     classes = data.num_classes(_DATASET) if spec.conditional else None
     keras.utils.set_random_seed(0)
     model = train_lib.build_model(cfg, shape, classes)
-    ds = data.load(_DATASET, "train", prep, batch_size=cfg.batch_size, seed=0, with_labels=spec.conditional)
-    batches = list(ds.take(steps))
     cached = tf.data.Dataset.from_tensor_slices(
-        tuple(tf.stack(part) for part in zip(*batches)) if spec.conditional else tf.stack(batches)
+        tuple(tf.stack(part) for part in zip(*batches)) if tuples else tf.stack(batches)
     ).prefetch(2)
 
     bare_step = tf.function(model.train_step)
@@ -110,14 +127,11 @@ def measure(name, steps, repeats):
         # The trainer's pipeline, new each time and as in a new process: epoch 1 reads the decoded split from disk.
         records.forget_decoded_in_memory()
         start = time.perf_counter()
-        pipeline_ds = data.load(_DATASET, "train", prep, batch_size=cfg.batch_size, seed=0, with_labels=spec.conditional)
+        pipeline_ds = load()
         first_rates.append(_epoch_images_per_second(pipeline_ds, start))
         pipe_rates.append(_epoch_images_per_second(pipeline_ds))
         start = time.perf_counter()
-        cold_ds = data.load(
-            _DATASET, "train", prep, batch_size=cfg.batch_size, seed=0, with_labels=spec.conditional, cache=False
-        )
-        cold_rates.append(_epoch_images_per_second(cold_ds, start))
+        cold_rates.append(_epoch_images_per_second(load(cache=False), start))
 
     run_fit(), run_bare(), run_pipeline()  # Tracing and warm-up, outside the clock.
     del fit_intervals[:], bare_intervals[:], first_rates[:], pipe_rates[:], cold_rates[:]

@@ -2,7 +2,8 @@ r"""Latency of every serving verb through the exported SavedModel versus the Ker
 
     python -m benchmarks.serving_benchmark [--models=dcgan,gan,vae,pixel_cnn,...] [--batch_sizes=1,64] [--repeats=5]
 
-For each model: its shipped preset (`zoo.load("<model>_fashion_mnist")`, trained weights, 28x28x1), exported
+For each model: its shipped preset (`zoo.load("<model>_fashion_mnist")`, or the preset named in `--models`,
+e.g. `pixel_cnn_pp_fashion_mnist_256levels`; trained weights, 28x28x1), exported
 with `export.saved_model.to_saved_model`, reloaded with `tf.saved_model.load`. Each repeat times, side by side
 in one process, one call of a reloaded signature and one call of the Keras verb that answers the same request;
 both are warmed up first:
@@ -32,8 +33,9 @@ from zoo.utils import atomic
 
 _MODELS = flags.DEFINE_list(
     "models",
-    ["dcgan", "gan", "vae", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm"],
-    "Registered models whose `<model>_fashion_mnist` preset is timed.",
+    ["dcgan", "gan", "vae", "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm",
+     "pixel_cnn_pp_fashion_mnist_256levels"],
+    "Registered models whose `<model>_fashion_mnist` preset is timed, or full preset names.",
 )
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "64"], "Rows per request.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per model, verb, batch size and path.")
@@ -41,10 +43,10 @@ _OUT = flags.DEFINE_string("out", "benchmarks/results/serving.json", "Where the 
 
 
 def load_preset(name):
-    """The shipped Fashion-MNIST preset of registered model `name`, and the preset's name."""
+    """The shipped preset `name`, or else the Fashion-MNIST preset of registered model `name`, and its name."""
     from zoo.presets import registry
 
-    preset = f"{name}_fashion_mnist"
+    preset = name if name in registry.available_presets() else f"{name}_fashion_mnist"
     return registry.load(preset), preset
 
 
