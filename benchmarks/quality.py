@@ -85,6 +85,16 @@ RUNS = {
         model="dcgan", epochs=30, quality_samples=5000,
         note="the registry's DCGAN (filters 128) trained 6x longer; FID per epoch in history.csv",
     ),
+    # The presets' conditional and Wasserstein models, trained as long as their unconditional counterparts.
+    "cvae": QualityRun(model="cvae", epochs=30, note="the registry's class-conditional VAE, trained like the VAE"),
+    "cdcgan": QualityRun(
+        model="cdcgan", epochs=30, quality_samples=5000,
+        note="the registry's class-conditional DCGAN, trained like the DCGAN; samples cycle through the classes",
+    ),
+    "wgan_gp": QualityRun(
+        model="wgan_gp", epochs=15, quality_samples=5000,
+        note="the registry's WGAN-GP (DCGAN architecture); half the DCGAN's epochs, as each step runs 5 critic updates",
+    ),
 }
 
 # The autoregressive runs (proposed; started by the lead once the Diagonal BiLSTM is fast and PixelCNN++ is

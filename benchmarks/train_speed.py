@@ -3,7 +3,8 @@ r"""Training speed of the autoregressive models, side by side in one process, ag
     python -m benchmarks.train_speed [--repeats=15] [--batch_size=128]
 
 For each model at its benchmark configuration (the registry's defaults: PixelCNN with 64 filters and 5
-blocks, Gated PixelCNN with 32 filters, Row LSTM and Diagonal BiLSTM with hidden 32 and 2 layers), plus the
+blocks, Gated PixelCNN with 32 filters, Row LSTM and Diagonal BiLSTM with hidden 32 and 2 layers, PixelCNN++
+at the `tfd.PixelCNN` reference's size; all on the same binarized batch, so at 2 levels), plus the
 Diagonal BiLSTM built from the old layers (`tests/zoo/pixel/pixel_rnn_reference.py`, the test oracle, so
 old and new run on the same machine at the same moment), on one batch of binarized Fashion-MNIST:
 
@@ -34,7 +35,6 @@ import os
 import statistics
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
@@ -43,7 +43,7 @@ from trainers import data, registry, train_lib
 from zoo.pixel import DiagonalBiLSTM, RowLSTM
 from zoo.utils import atomic
 
-_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm")
+_MODELS = ("pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp")
 OLD_DIAGONAL = "diagonal_bilstm_old_layers"
 XLA_DIAGONAL = "diagonal_bilstm_xla"
 _REFERENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "zoo", "pixel",
@@ -67,12 +67,12 @@ def _reference_module():
     return module
 
 
-def build(name, image_shape):
+def build(name, image_shape, num_levels):
     """A compiled model of `name` (a registered model, or OLD_DIAGONAL) with the registry's default kwargs."""
     spec = registry.get_spec("diagonal_bilstm" if name == OLD_DIAGONAL else name)
     model_class = _reference_module().DiagonalBiLSTM if name == OLD_DIAGONAL else spec.model_class()
     keras.utils.set_random_seed(0)
-    model = model_class(image_shape=image_shape, num_levels=spec.num_levels, **spec.model_kwargs)
+    model = model_class(image_shape=image_shape, num_levels=num_levels, **spec.model_kwargs)
     model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate))
     return model
 
@@ -111,7 +111,7 @@ def measure(repeats, batch_size, xla):
     prep = train_lib.TrainConfig(model="pixel_cnn", workdir="/tmp/unused").resolved().preprocessing()
     images, _ = data.example_batch("fashion_mnist", "train", prep, batch_size=batch_size)
     names = list(_MODELS) + [OLD_DIAGONAL]
-    models = {name: build(name, tuple(images.shape[1:])) for name in names}
+    models = {name: build(name, tuple(images.shape[1:]), prep.num_levels) for name in names}
     steps = {name: tf.function(model.train_step) for name, model in models.items()}
     if xla:
         names.append(XLA_DIAGONAL)
