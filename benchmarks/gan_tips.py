@@ -4,7 +4,7 @@ r"""The lecture's tips for a stable GAN, measured one by one on the fully connec
     python -m benchmarks.gan_tips --variants=baseline,dropout --epochs=10
 
 Each variant is `python -m trainers.train --model=gan` with the registry defaults plus one change (or a
-combination of changes that measured well alone), trained for the same number of generator steps (rows with k = 2 take twice the discriminator steps), then scored
+combination of changes that measured well alone), trained for the same number of generator steps (rows with k > 1 take k discriminator steps per generator step), then scored
 as `python -m trainers.evaluate --num_samples=5000` does: FID and k-NN precision/recall of 5000 samples against
 5000 test images in the shipped classifier's feature space. Recall is the share of real images that have a
 generated image nearby: the measure of mode collapse (0 = the generator covers none of the data's variety).
@@ -42,6 +42,11 @@ VARIANTS = {
     "bn_dropout_smoothing": (
         "generator batch norm + discriminator dropout 0.3 + label smoothing 0.1",
         {"model_kwargs": {"generator_norm": "batch", "discriminator_dropout": 0.3, "label_smoothing": 0.1}},
+    ),
+    "least_squares": ("least-squares game (Mao et al., 2017)", {"loss": "least_squares"}),
+    "wasserstein_gp": (
+        "Wasserstein loss with gradient penalty 10, k=5 critic steps (Gulrajani et al., 2017)",
+        {"loss": "wasserstein", "model_kwargs": {"d_steps": 5}},
     ),
     "k2_reused": ("k=2 discriminator steps on one reused real batch", {"model_kwargs": {"d_steps": 2}}),
     "k2_fresh": (
@@ -104,6 +109,7 @@ def run_variant(name, root, epochs, base_kwargs):
         "variant": name,
         "change": VARIANTS[name][0],
         "model_kwargs": cfg.model_kwargs,
+        "loss": cfg.loss or cfg.spec.compile_kwargs.get("loss", "non_saturating"),
         "learning_rate": cfg.learning_rate,
         "generator_steps": epochs * _STEPS_PER_EPOCH,
         "fid": quality["fid"],

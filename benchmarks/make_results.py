@@ -368,7 +368,7 @@ def _render_gan_tips(result):
         "## GAN tips: the fully connected GAN's mode collapse, one change at a time",
         "",
         f"`python -m trainers.train --model=gan` with one change each, {result['epochs']} x {result['steps_per_epoch']} "
-        "generator steps at batch 128 for every row (the k=2 rows take two discriminator steps per generator step), scored like `python -m trainers.evaluate "
+        "generator steps at batch 128 for every row (a row with k > 1 takes k discriminator steps per generator step), scored like `python -m trainers.evaluate "
         f"--num_samples={result['num_samples']}`: FID and k-NN precision/recall (k=3) of {result['num_samples']:,} "
         f"samples against as many test images; real-against-real floor in brackets. Recall near 0 is mode "
         f"collapse; the classes column is the share of samples the shipped classifier puts in its rarest and most "
@@ -384,7 +384,9 @@ def _render_gan_tips(result):
             f"| {r['variant']} | {r['change']} | {r['fid']:.2f} ({f['fid']:.2f}) | {r['precision']:.3f} ({f['precision']:.3f}) "
             f"| {r['recall']:.3f} ({f['recall']:.3f}) | {_share_range(r.get('class_shares'))} | {r['train_seconds']:,.0f} |"
         )
-    lines += ["", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
+    # Rows may come from several invocations (a rerun adds variants): the command that makes them all.
+    variants = ",".join(r["variant"] for r in result["rows"])
+    lines += ["", f"Reproduce: `python -m benchmarks.gan_tips --variants={variants}`", ""]
     return lines
 
 

@@ -50,6 +50,9 @@ _QUALITY = flags.DEFINE_integer(
     "quality_samples", 0, "Generators: FID/precision/recall of this many samples after every epoch (0 = off)."
 )
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Unpaired models: resize images to this size (cycle_gan/* needs it).")
+_LOSS = flags.DEFINE_enum(
+    "loss", None, ["non_saturating", "minimax", "wasserstein", "least_squares"], "GANs: the game (default: the model's)."
+)
 
 
 def main(argv):
@@ -83,6 +86,7 @@ def main(argv):
         image_size=_IMAGE_SIZE.value,
         validate_every_epoch=_VALIDATE.value,
         quality_samples=_QUALITY.value,
+        loss=_LOSS.value,
     )
     metrics = cli.run_and_report(
         train_lib.train_and_evaluate,

@@ -79,6 +79,8 @@ class TrainConfig:
         quality_samples: for generators, FID and precision/recall of this many samples against as many eval-split
             images after every epoch (`fid`, `precision`, `recall` columns; `trainers.callbacks.SampleQuality`),
             in the shipped classifier's feature space. 0 (default) = off.
+        loss: GANs only: the game passed to `compile` ("non_saturating", "minimax", "wasserstein" or
+            "least_squares"); None (default) = the registry's.
     """
 
     model: str = "vae"
@@ -104,6 +106,7 @@ class TrainConfig:
     image_size: Optional[int] = None
     validate_every_epoch: bool = False
     quality_samples: int = 0
+    loss: Optional[str] = None
 
     def resolved(self):
         """A copy with the registry defaults filled in and every field validated."""
@@ -141,6 +144,14 @@ class TrainConfig:
             raise ValueError(f"`quality_samples` must be an int >= 0; got {cfg.quality_samples!r}.")
         if cfg.quality_samples and spec.unpaired:
             raise ValueError("`quality_samples` scores samples; unpaired translation models draw none.")
+        if cfg.loss is not None:
+            from zoo.gan import losses
+            from zoo.gan.gan import GAN
+
+            if not issubclass(spec.model_class(), GAN):
+                raise ValueError(f"`loss` applies to the GANs (gan, dcgan, cdcgan, wgan_gp), not {cfg.model!r}.")
+            if cfg.loss not in losses.GAMES:
+                raise ValueError(f"`loss` must be None or one of {sorted(losses.GAMES)}; got {cfg.loss!r}.")
         cfg.preprocessing()  # Validates num_levels and binarize.
         return cfg
 
@@ -167,7 +178,8 @@ def build_model(config, image_shape, num_classes):
     optimizers = {
         name: keras.optimizers.Adam(learning_rate=config.learning_rate, **spec.adam_kwargs) for name in spec.optimizers
     }
-    model.compile(**optimizers, **spec.compile_kwargs)
+    compile_kwargs = dict(spec.compile_kwargs, **({"loss": config.loss} if config.loss else {}))
+    model.compile(**optimizers, **compile_kwargs)
     return model
 
 

@@ -141,11 +141,20 @@ def test_resolved_config_takes_registry_defaults_and_overrides(tiny_model):
         (dict(strategy="tpu_pod"), ValueError, "strategy"),
         (dict(num_levels=1), ValueError, "num_levels"),
         (dict(model="dcgan", binarize="stochastic"), ValueError, "binarize"),
+        (dict(loss="wasserstein"), ValueError, "`loss` applies to the GANs"),
+        (dict(model="gan", loss="hinge"), ValueError, "`loss` must be None or one of"),
     ],
 )
 def test_bad_configs_are_refused_with_the_argument_named(tiny_model, overrides, error, match):
     with pytest.raises(error, match=match):
         train_lib.TrainConfig(**{"model": "tiny", "workdir": "w", **overrides}).resolved()
+
+
+def test_loss_overrides_the_registry_game_of_a_gan():
+    cfg = train_lib.TrainConfig(model="gan", workdir="w", loss="least_squares", model_kwargs={"hidden_units": [8]})
+    assert train_lib.build_model(cfg.resolved(), (28, 28, 1), 10).loss_name == "least_squares"
+    default = train_lib.TrainConfig(model="wgan_gp", workdir="w", model_kwargs={"filters": 8}).resolved()
+    assert train_lib.build_model(default, (28, 28, 1), 10).loss_name == "wasserstein"
 
 
 def test_a_workdir_of_another_run_is_refused(tmp_path, tiny_model):
