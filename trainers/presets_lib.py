@@ -65,12 +65,12 @@ SOURCES = {
     "vae_fashion_mnist": ("quality:vae", "elbo_nats", 200),
     "dcgan_fashion_mnist": ("quality:dcgan", "fid", 500),
     "gan_fashion_mnist": ("gan", "fid", 500),
-    "pixel_cnn_fashion_mnist": ("pixel_cnn", "bits_per_dim", 100),
+    "pixel_cnn_fashion_mnist": ("quality:pixel_cnn", "bits_per_dim", 100),
     "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
     "pixel_cnn_pp_fashion_mnist_256levels": ("quality:pixel_cnn_pp_256levels", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist": ("gated_pixel_cnn", "bits_per_dim", 100),
     "row_lstm_fashion_mnist": ("row_lstm", "bits_per_dim", 100),
-    "diagonal_bilstm_fashion_mnist": ("diagonal_bilstm", "bits_per_dim", 50),
+    "diagonal_bilstm_fashion_mnist": ("quality:diagonal_bilstm", "bits_per_dim", 50),
     "classifier_fashion_mnist": (None, "accuracy", 500),
 }
 
