@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -89,3 +91,22 @@ def test_line_plot_draws_every_series_and_refuses_nothing_to_plot(tmp_path):
     assert (pixels == (31, 119, 180)).all(-1).any() and (pixels == (214, 39, 40)).all(-1).any()
     with pytest.raises(ValueError, match="series"):
         plot.line_plot(str(tmp_path / "q.png"), {"a": []}, "t", "x", "y")
+
+
+def test_the_reference_trains_for_a_quality_runs_wall_time_and_resumes(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    ours = {"wall_seconds": 3.0, "train_config": {"num_levels": 2}, "likelihood": {"nll_nats": 100.0}}
+    (results / "quality_tiny.json").write_text(json.dumps(ours))
+    command = [sys.executable, "-m", "benchmarks.tfp_pixel_cnn", "--match_quality=tiny", f"--out_dir={results}",
+               f"--workdir={tmp_path / 'ref'}", "--num_filters=4", "--num_hierarchies=1", "--num_logistic_mix=1",
+               "--test_take=1", "--checkpoint_steps=2"]
+    runs = [subprocess.run(command, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    saved = json.loads((results / "quality_tfp_pixel_cnn.json").read_text())
+    assert saved["wall_seconds"] >= 3.0 and saved["budget_matched_to"] == "quality:tiny"
+    assert saved["likelihood"]["images"] == 500 and saved["steps"] >= 1
+    # The rerun found the budget spent: it restored the weights and scored them, training no further.
+    assert "resumed from" in runs[1].stdout and f"{saved['steps']} steps" in runs[1].stdout
+    assert "tfp_pixel_cnn" in "\n".join(make_results._render_quality([saved], str(tmp_path), str(tmp_path)))
