@@ -48,6 +48,10 @@ VARIANTS = {
         "Wasserstein loss with gradient penalty 10, k=5 critic steps (Gulrajani et al., 2017)",
         {"loss": "wasserstein", "model_kwargs": {"d_steps": 5}},
     ),
+    "wide_bn": (
+        "wider players (256, 512, 1024 units) with generator batch norm and latent_dim 100",
+        {"model_kwargs": {"hidden_units": [256, 512, 1024], "generator_norm": "batch", "latent_dim": 100}},
+    ),
     "k2_reused": ("k=2 discriminator steps on one reused real batch", {"model_kwargs": {"d_steps": 2}}),
     "k2_fresh": (
         "k=2 discriminator steps, a fresh real batch each (Algorithm 1)",
