@@ -16,6 +16,8 @@ Metrics, all deterministic for given weights:
 - GANs: FID, precision and recall of `take` samples (seed 0) against the first `take` test images, in the
   feature space of the shipped classifier, beside the real-against-real floor (test against train);
 - the classifier: accuracy.
+A class-conditional model (cVAE, cDCGAN) is scored on each test image with its own label, and samples every
+class in turn (`sample_labels`).
 
 Example:
     >>> from trainers import presets_lib
@@ -138,9 +140,20 @@ def test_slice(preset, take, split="test", data_dir=None):
     return images.numpy(), labels.numpy()
 
 
-def _batches(images):
+def _batches(images, labels=None):
+    """`(index, images, labels)` of each batch of `BATCH_SIZE`; the labels are None unless given."""
     for start in range(0, images.shape[0], BATCH_SIZE):
-        yield start // BATCH_SIZE, images[start : start + BATCH_SIZE]
+        stop = start + BATCH_SIZE
+        yield start // BATCH_SIZE, images[start:stop], None if labels is None else labels[start:stop]
+
+
+def _conditional(model):
+    return bool(getattr(model, "num_classes", None))
+
+
+def sample_labels(model, count):
+    """The labels a preset samples a conditional model with: every class in turn (None if unconditional)."""
+    return np.arange(count, dtype=np.int32) % model.num_classes if _conditional(model) else None
 
 
 def _classifier_features(dataset):
@@ -166,18 +179,20 @@ def evaluate(model, preset, take, iwae_k=IWAE_K, data_dir=None):
     kind = preset_family(model)
     images, labels = test_slice(preset, take, data_dir=data_dir)
     shape = tuple(images.shape[1:])
+    # A conditional model is scored on each test image with its own label.
+    batches = list(_batches(images, labels if _conditional(model) else None))
     if kind == "autoregressive":
-        log_probs = np.concatenate([model.log_prob(batch).numpy() for _, batch in _batches(images)])
+        log_probs = np.concatenate([model.log_prob(b, labels=y).numpy() for _, b, y in batches])
         nll = -float(np.mean(log_probs, dtype=np.float64))
         return {"nll_nats": nll, "bits_per_dim": float(ops.bits_per_dim(nll, shape))}
     if kind == "vae":
-        elbo = np.concatenate([model.elbo(b, seed=SEED * 1_000_003 + i).numpy() for i, b in _batches(images)])
+        elbo = np.concatenate([model.elbo(b, labels=y, seed=SEED * 1_000_003 + i).numpy() for i, b, y in batches])
         result = {"elbo_nats": float(np.mean(elbo, dtype=np.float64))}
         result["elbo_bits_per_dim"] = float(ops.bits_per_dim(-result["elbo_nats"], shape))
         if iwae_k:
             bound = np.concatenate([
-                model.log_prob_bound(b, num_samples=iwae_k, seed=SEED * 1_000_003 + i, chunk_size=50).numpy()
-                for i, b in _batches(images)
+                model.log_prob_bound(b, num_samples=iwae_k, labels=y, seed=SEED * 1_000_003 + i, chunk_size=50).numpy()
+                for i, b, y in batches
             ])
             result.update(iwae_k=iwae_k, iwae_nats=float(np.mean(bound, dtype=np.float64)))
             result["iwae_bits_per_dim"] = float(ops.bits_per_dim(-result["iwae_nats"], shape))
@@ -186,12 +201,12 @@ def evaluate(model, preset, take, iwae_k=IWAE_K, data_dir=None):
         features, _ = _classifier_features(preset.manifest["dataset"])
         prep = preprocessing(preset)
         real = features(prep.to_unit(images).numpy())
-        fake = features(prep.to_unit(model.sample(take, seed=SEED)).numpy())
+        fake = features(prep.to_unit(model.sample(take, seed=SEED, labels=sample_labels(model, take))).numpy())
         reference = features(prep.to_unit(test_slice(preset, take, split="train", data_dir=data_dir)[0]).numpy())
         pr = metrics.precision_recall(real, fake, k=3)
         return {"fid": float(metrics.fid(real, fake)), "fid_floor": float(metrics.fid(real, reference)),
                 "precision": float(pr.precision), "recall": float(pr.recall)}
-    predictions = np.concatenate([model.predict_classes(b).numpy() for _, b in _batches(images)])
+    predictions = np.concatenate([model.predict_classes(b).numpy() for _, b, _ in _batches(images)])
     return {"accuracy": float(np.mean(predictions == labels))}
 
 
@@ -307,9 +322,13 @@ def draw_figure(model, preset, path, data_dir=None):
     Autoregressive: 16 samples; 8 test images with their bottom half hidden (grey); the model's completions of
     them; the originals. VAE: decoder means of 16 samples; two interpolations between test images. GAN: 24
     samples; two slerp interpolations between random latents. Classifier: one column per class, the four test
-    images (of the first 1000) it is most confident belong to it.
+    images (of the first 1000) it is most confident belong to it. A conditional VAE or GAN: the samples are 20,
+    one column per class; the VAE's interpolations decode with the first image's label, the GAN's with
+    classes 0 and 1.
     """
     kind = preset_family(model)
+    if kind in ("vae", "gan") and _conditional(model):
+        return _draw_conditional(model, preset, path, kind, data_dir)
     prep = preprocessing(preset)
     images, _ = test_slice(preset, METRICS_TAKE, data_dir=data_dir)
     num_cols = 8
@@ -340,6 +359,26 @@ def draw_figure(model, preset, path, data_dir=None):
         rows = [np.stack(best, axis=1).reshape((-1,) + images.shape[1:])]
         caption = "one column per class: the 4 test images (of the first 1000) the classifier is surest about"
     visualize.save_grid(path, np.concatenate(rows), num_cols=num_cols, scale=2)
+    return caption
+
+
+def _draw_conditional(model, preset, path, kind, data_dir):
+    """`draw_figure` of a class-conditional VAE or GAN: a row of every class, twice, then two interpolations."""
+    classes = model.num_classes
+    images, labels = test_slice(preset, METRICS_TAKE, data_dir=data_dir)
+    count = 2 * classes
+    if kind == "vae":
+        rows = [model.sample(count, seed=SEED, mean=True, labels=sample_labels(model, count)).numpy()]
+        rows += [model.interpolate(images[i], images[i + 1], steps=classes, labels=int(labels[i])).numpy() for i in (0, 2)]
+        caption = (f"decoder means of {count} samples, one column per class; interpolations between test images 0 and "
+                   "1, and 2 and 3, with the first one's label")
+    else:
+        rows = [(model.sample(count, seed=SEED, labels=sample_labels(model, count)).numpy() + 1.0) / 2.0]
+        for label, seed in ((0, 1), (1, 2)):
+            z = model.latents(2, seed=seed).numpy()
+            rows.append((model.interpolate(z[0], z[1], steps=classes, method="slerp", labels=label).numpy() + 1.0) / 2.0)
+        caption = f"{count} samples, one column per class; slerp interpolations between random latents, classes 0 and 1"
+    visualize.save_grid(path, np.concatenate(rows), num_cols=classes, scale=2)
     return caption
 
 

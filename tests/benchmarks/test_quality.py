@@ -11,6 +11,7 @@ from PIL import Image
 
 from benchmarks import make_results, plot, quality
 from trainers import presets_lib, registry
+from zoo import presets as zoo_presets
 
 
 def test_every_run_resolves_with_its_learning_curve_switched_on():
@@ -110,3 +111,24 @@ def test_the_reference_trains_for_a_quality_runs_wall_time_and_resumes(tmp_path)
     # The rerun found the budget spent: it restored the weights and scored them, training no further.
     assert "resumed from" in runs[1].stdout and f"{saved['steps']} steps" in runs[1].stdout
     assert "tfp_pixel_cnn" in "\n".join(make_results._render_quality([saved], str(tmp_path), str(tmp_path)))
+
+
+@pytest.mark.parametrize("model, metric, kwargs", [
+    ("cvae", "elbo_nats", {"latent_dim": 2, "filters": [4, 8]}),
+    ("cdcgan", "fid", {"filters": 8, "latent_dim": 4}),
+])
+def test_a_conditional_preset_is_scored_with_labels_and_draws_every_class(tmp_path, monkeypatch, model, metric, kwargs):
+    monkeypatch.setitem(quality.RUNS, f"tiny_{model}", quality.QualityRun(
+        model=model, epochs=1, steps_per_epoch=2, model_kwargs=kwargs, iwae_k=2, num_samples=20, take=100))
+    quality.run_quality(f"tiny_{model}", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
+    monkeypatch.setitem(presets_lib.SOURCES, f"{model}_preset", (f"quality:tiny_{model}", metric, 20))
+    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
+    presets_lib.make_presets(presets_lib.MakePresetsConfig(
+        presets=(f"{model}_preset",), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
+        output_dir=str(tmp_path / "presets"), figures_dir=str(tmp_path / "figures")))
+    preset = zoo_presets.Preset.from_manifest(str(tmp_path / "presets" / f"{model}_preset.json"))
+    assert "one column per class" in preset.manifest["figure_rows"]
+    # 10 classes a row, 28-pixel images drawn at scale 2: the figure is ten images wide.
+    width = Image.open(tmp_path / "figures" / f"{model}_preset.png").size[0]
+    assert 10 * 56 <= width < 11 * 56
+    assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-2)

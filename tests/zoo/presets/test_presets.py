@@ -156,8 +156,13 @@ def test_preset_exports_and_serves_the_same_samples_for_the_same_seeds(tmp_path,
     autoregressive = presets_lib.preset_family(model) == "autoregressive"
     seeds = [0, 7] if autoregressive else [0, 7, -3, 2**40 + 1]
     serving = tf.saved_model.load(saved_model.to_saved_model(model, str(tmp_path), name)).signatures["serving_default"]
-    served = serving(seed=tf.constant(seeds, tf.int64))
-    expected = np.concatenate([model.sample(1, seed=s) for s in seeds])
+    labels = presets_lib.sample_labels(model, len(seeds))  # None for an unconditional model.
+    if labels is None:
+        served = serving(seed=tf.constant(seeds, tf.int64))
+        expected = np.concatenate([model.sample(1, seed=s) for s in seeds])
+    else:
+        served = serving(seed=tf.constant(seeds, tf.int64), labels=tf.constant(labels))
+        expected = np.concatenate([model.sample(1, seed=s, labels=labels[i : i + 1]) for i, s in enumerate(seeds)])
     if presets_lib.preset_family(model) == "gan":
         np.testing.assert_allclose(served["images"], expected, atol=1e-5)
     else:
