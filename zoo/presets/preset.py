@@ -238,12 +238,17 @@ class Preset:
         model.load_weights(path)
         return model
 
-    def describe(self):
-        """The preset as one row of `zoo.list_presets()`: model, data, training command, metrics, file size."""
+    def describe(self, from_preset_argument=None):
+        """The preset as one row of `zoo.list_presets()`: model, data, training command, metrics, file size.
+
+        Args:
+            from_preset_argument: what `ClassName.from_preset` takes for it (default: its variant; the registry
+                gives the full name where several presets of the class share the variant).
+        """
         return {
             "name": self.name,
             "class": self.class_path.partition(":")[2],
-            "from_preset": f'{self.class_path.partition(":")[2]}.from_preset("{self.variant}")',
+            "from_preset": f'{self.class_path.partition(":")[2]}.from_preset("{from_preset_argument or self.variant}")',
             "model": self.manifest["model"],
             "dataset": self.manifest["dataset"],
             "preprocessing": describe_preprocessing(self.manifest["preprocessing"]),

@@ -84,7 +84,31 @@ def list_presets(directory=None):
         >>> for row in zoo.list_presets():
         ...     print(row["name"], row["preprocessing"], row["metrics"], row["size_bytes"])
     """
-    return [preset.describe() for _, preset in sorted(_presets(directory).items())]
+    return [preset.describe(from_preset_argument(preset, directory)) for _, preset in sorted(_presets(directory).items())]
+
+
+def _own_presets(model_class, presets):
+    """`{variant: Preset}` of the presets whose class is exactly `model_class`, for `from_preset("fashion_mnist")`.
+
+    Several models share a class (the VAE and the class-conditional VAE, the DCGAN, cDCGAN and WGAN-GP). A
+    variant they share names the preset of the model called like the class (`VAE` -> "vae", `DCGAN` ->
+    "dcgan"); the others load by their full names (`VAE.from_preset("cvae_fashion_mnist")`).
+    """
+    class_path = f"{model_class.__module__}:{model_class.__qualname__}"
+    mine = [p for p in presets.values() if p.class_path == class_path]
+    own = {}
+    for p in mine:
+        shared = sum(q.variant == p.variant for q in mine) > 1
+        if not shared or p.manifest["model"] == model_class.__name__.lower():
+            own[p.variant] = p
+    return own
+
+
+def from_preset_argument(preset, directory=None):
+    """What `ClassName.from_preset` takes to load `preset`: its variant ("fashion_mnist") where that names it
+    among its class's presets, else its full name ("cvae_fashion_mnist")."""
+    own = _own_presets(preset.model_class(), _presets(directory))
+    return preset.variant if own.get(preset.variant) is not None and own[preset.variant].name == preset.name else preset.name
 
 
 def resolve_for_class(model_class, preset, directory=None):
@@ -97,8 +121,7 @@ def resolve_for_class(model_class, preset, directory=None):
         PresetError: no such preset for this class (the message lists the class's presets).
     """
     presets = _presets(directory)
-    class_path = f"{model_class.__module__}:{model_class.__qualname__}"
-    own = {p.variant: p for p in presets.values() if p.class_path == class_path}
+    own = _own_presets(model_class, presets)
     if isinstance(preset, str) and preset in presets:
         found = presets[preset]
         if not issubclass(found.model_class(), model_class):

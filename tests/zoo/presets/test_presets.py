@@ -14,6 +14,7 @@ import zoo
 from export import saved_model
 from trainers import presets_lib
 from zoo import presets
+from zoo.presets import registry
 from zoo.gan.dcgan import DCGAN
 from zoo.gan.gan import GAN
 from zoo.pixel.pixel_cnn import PixelCNN
@@ -67,7 +68,7 @@ def test_every_preset_is_listed_with_data_command_metrics_and_size():
 def test_preset_loads_offline_from_its_class_and_reproduces_its_check_metric(offline, name):
     preset = presets.get_preset(name)
     model_class = preset.model_class()
-    model = model_class.from_preset(preset.variant)
+    model = model_class.from_preset(registry.from_preset_argument(preset))
     assert type(model) is model_class
     check = preset.manifest["check"]
     value = presets_lib.check_value(model, preset)
@@ -83,6 +84,21 @@ def test_zoo_load_and_from_preset_with_full_names(offline):
     assert type(GAN.from_preset("dcgan_fashion_mnist")) is DCGAN
     np.testing.assert_array_equal(GAN.from_preset("dcgan_fashion_mnist").sample(2, seed=3), dcgan.sample(2, seed=3))
     assert type(PixelCNN.from_preset("fashion_mnist_256levels")) is PixelCNN
+
+
+def test_models_sharing_a_class_keep_the_short_name_for_the_model_called_like_it(tmp_path):
+    # A conditional VAE's preset is a VAE too, with the same variant: "fashion_mnist" stays the VAE's.
+    _copy("vae_fashion_mnist", tmp_path)
+    os.rename(tmp_path / "vae_fashion_mnist.json", tmp_path / "cvae_fashion_mnist.json")
+    second = presets.Preset.from_manifest(str(tmp_path / "cvae_fashion_mnist.json"))
+    _rewrite_manifest(second, preset="cvae_fashion_mnist", model="cvae")
+    _copy("vae_fashion_mnist", tmp_path)
+    directory = str(tmp_path)
+    assert VAE.from_preset("fashion_mnist", directory=directory).num_classes is None
+    rows = {row["name"]: row["from_preset"] for row in presets.list_presets(directory)}
+    assert rows == {"vae_fashion_mnist": 'VAE.from_preset("fashion_mnist")',
+                    "cvae_fashion_mnist": 'VAE.from_preset("cvae_fashion_mnist")'}
+    assert registry.from_preset_argument(presets.get_preset("cvae_fashion_mnist", directory), directory) == "cvae_fashion_mnist"
 
 
 def test_wrong_names_and_classes_are_refused_with_the_choices():
@@ -112,9 +128,9 @@ def test_corrupted_or_truncated_copy_is_refused_naming_the_preset(tmp_path, name
         zoo.presets.load(name, directory=str(tmp_path))
 
 
-def _rewrite_manifest(preset, **changes):
-    manifest = dict(preset.manifest, **changes)
-    with open(preset.manifest_path, "w") as f:
+def _rewrite_manifest(target, **changes):
+    manifest = dict(target.manifest, **changes)
+    with open(target.manifest_path, "w") as f:
         json.dump(manifest, f)
 
 
