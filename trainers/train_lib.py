@@ -33,6 +33,8 @@ import numpy as np
 from trainers import callbacks as zoo_callbacks
 from trainers import data, distribute, registry
 from zoo.classifier import pretrained
+from zoo.gan import losses
+from zoo.gan.gan import GAN
 from zoo.utils import atomic
 
 STRATEGIES = distribute.STRATEGIES
@@ -145,11 +147,9 @@ class TrainConfig:
         if cfg.quality_samples and spec.unpaired:
             raise ValueError("`quality_samples` scores samples; unpaired translation models draw none.")
         if cfg.loss is not None:
-            from zoo.gan import losses
-            from zoo.gan.gan import GAN
-
             if not issubclass(spec.model_class(), GAN):
-                raise ValueError(f"`loss` applies to the GANs (gan, dcgan, cdcgan, wgan_gp), not {cfg.model!r}.")
+                gans = sorted(name for name, s in registry.MODELS.items() if issubclass(s.model_class(), GAN))
+                raise ValueError(f"`loss` applies to the GANs ({', '.join(gans)}), not {cfg.model!r}.")
             if cfg.loss not in losses.GAMES:
                 raise ValueError(f"`loss` must be None or one of {sorted(losses.GAMES)}; got {cfg.loss!r}.")
         cfg.preprocessing()  # Validates num_levels and binarize.

@@ -107,8 +107,8 @@ def _own_presets(model_class, presets):
 def from_preset_argument(preset, directory=None):
     """What `ClassName.from_preset` takes to load `preset`: its variant ("fashion_mnist") where that names it
     among its class's presets, else its full name ("cvae_fashion_mnist")."""
-    own = _own_presets(preset.model_class(), _presets(directory))
-    return preset.variant if own.get(preset.variant) is not None and own[preset.variant].name == preset.name else preset.name
+    chosen = _own_presets(preset.model_class(), _presets(directory)).get(preset.variant)
+    return preset.variant if chosen is not None and chosen.name == preset.name else preset.name
 
 
 def resolve_for_class(model_class, preset, directory=None):
