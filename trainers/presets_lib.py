@@ -15,6 +15,9 @@ Metrics, all deterministic for given weights:
 - VAEs: the one-sample ELBO (seeded) and the importance-weighted bound with `IWAE_K` samples;
 - GANs: FID, precision and recall of `take` samples (seed 0) against the first `take` test images, in the
   feature space of the shipped classifier, beside the real-against-real floor (test against train);
+- CycleGAN: on the first `take` test images of each domain, the cycle errors A -> B -> A and B -> A -> B (mean
+  absolute per-pixel error in [-1, 1] units) and the share of translations the shipped classifier puts in the
+  target class (`trainers.eval_lib.translation_scores`);
 - the classifier: accuracy.
 A class-conditional model (cVAE, cDCGAN) is scored on each test image with its own label, and samples every
 class in turn (`sample_labels`).
@@ -37,10 +40,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainers import data, metrics, visualize
+from trainers import data, eval_lib, metrics, visualize
 from zoo import ops
 from zoo import presets as zoo_presets
 from zoo.classifier.feature_classifier import FeatureClassifier
+from zoo.gan.cyclegan import CycleGAN
 from zoo.gan.gan import GAN
 from zoo.pixel.autoregressive import AutoregressiveModel
 from zoo.utils import atomic
@@ -57,7 +61,7 @@ BATCH_SIZE = 250
 SEED = 0
 #: How far a re-evaluated check metric may be from the manifest's, relative: float round-off across CPUs and
 #: oneDNN kernel choices. An accuracy may differ by one image of the slice instead.
-CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "classifier": 0.0}
+CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "cyclegan": 1e-3, "classifier": 0.0}
 
 #: preset name -> (benchmark run, check metric, check slice size). The run is the work directory
 #: `<runs_dir>/<run>` with its `<results_dir>/<run>.json`, or for "quality:NAME" the long run
@@ -77,7 +81,9 @@ SOURCES = {
 }
 
 #: The data representation each family is trained on (`trainers.registry`'s `preprocessing`).
-_PREPROCESSING_KIND = {"autoregressive": "levels", "vae": "levels", "gan": "symmetric", "classifier": "unit"}
+_PREPROCESSING_KIND = {
+    "autoregressive": "levels", "vae": "levels", "gan": "symmetric", "cyclegan": "symmetric", "classifier": "unit",
+}
 
 #: Where `make_presets` draws the gallery figures by default (beside the weights, not installed with them).
 FIGURES_DIR = os.path.join(os.path.dirname(zoo_presets.PRESETS_DIR), "figures")
@@ -117,11 +123,13 @@ class MakePresetsConfig:
 
 
 def preset_family(model):
-    """Which preset metrics and figure `model` gets: "autoregressive", "vae", "gan" or "classifier".
+    """Which preset metrics and figure `model` gets: "autoregressive", "vae", "gan", "cyclegan" or "classifier".
 
     Not `export.saved_model.signature_family`, which sorts models by their serving signatures.
     """
-    for cls, name in ((AutoregressiveModel, "autoregressive"), (VAE, "vae"), (GAN, "gan"), (FeatureClassifier, "classifier")):
+    families = ((AutoregressiveModel, "autoregressive"), (VAE, "vae"), (GAN, "gan"), (CycleGAN, "cyclegan"),
+                (FeatureClassifier, "classifier"))
+    for cls, name in families:
         if isinstance(model, cls):
             return name
     raise TypeError(f"`model` must be a zoo model with presets; got {type(model).__name__}.")
@@ -138,6 +146,24 @@ def test_slice(preset, take, split="test", data_dir=None):
                    with_labels=True, take=take, data_dir=data_dir)
     images, labels = next(iter(ds))
     return images.numpy(), labels.numpy()
+
+
+def unpaired_test_slice(preset, take, data_dir=None):
+    """The first `take` test images of each domain of a translation preset, `(images_a, images_b)` numpy arrays."""
+    domains = preset.manifest["train_config"].get("domains")
+    ds = data.load_unpaired(preset.manifest["dataset"], "test", preprocessing(preset), batch_size=take,
+                            shuffle=False, take=take, domains=domains, data_dir=data_dir)
+    images_a, images_b = next(iter(ds))
+    return images_a.numpy(), images_b.numpy()
+
+
+def _translation_scores(model, preset, take, data_dir):
+    dataset = preset.manifest["dataset"]
+    images_a, images_b = unpaired_test_slice(preset, take, data_dir)
+    batches = [(images_a[i : i + BATCH_SIZE], images_b[i : i + BATCH_SIZE]) for i in range(0, len(images_a), BATCH_SIZE)]
+    domains = data.resolve_domains(dataset, preset.manifest["train_config"].get("domains"), data_dir)
+    classifier = zoo_presets.get_preset(f"classifier_{dataset}").load()
+    return eval_lib.translation_scores(model, batches, preprocessing(preset), classifier, domains)
 
 
 def _batches(images, labels=None):
@@ -177,6 +203,8 @@ def evaluate(model, preset, take, iwae_k=IWAE_K, data_dir=None):
         A dict of floats.
     """
     kind = preset_family(model)
+    if kind == "cyclegan":
+        return _translation_scores(model, preset, take, data_dir)
     images, labels = test_slice(preset, take, data_dir=data_dir)
     shape = tuple(images.shape[1:])
     # A conditional model is scored on each test image with its own label.
@@ -329,6 +357,13 @@ def draw_figure(model, preset, path, data_dir=None):
     kind = preset_family(model)
     if kind in ("vae", "gan") and _conditional(model):
         return _draw_conditional(model, preset, path, kind, data_dir)
+    if kind == "cyclegan":
+        rows = []
+        for images, direction in zip(unpaired_test_slice(preset, 8, data_dir), ("a2b", "b2a")):
+            rows += [images, model.translate(images, direction).numpy(), model.reconstruct(images, direction).numpy()]
+        visualize.save_grid(path, (np.concatenate(rows) + 1.0) / 2.0, num_cols=8, scale=2)
+        return ("8 test images of domain A; translated to B; back to A; 8 test images of domain B; translated to A; "
+                "back to B")
     prep = preprocessing(preset)
     images, _ = test_slice(preset, METRICS_TAKE, data_dir=data_dir)
     num_cols = 8

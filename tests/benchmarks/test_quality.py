@@ -22,7 +22,8 @@ def test_every_run_resolves_with_its_learning_curve_switched_on():
         assert cfg.steps_per_epoch == run.steps_per_epoch
         likelihood = registry.get_spec(run.model).preprocessing == "levels"
         assert cfg.validate_every_epoch == likelihood and cfg.eval_take is None
-        assert likelihood or cfg.quality_samples == 5000
+        # Every sampling generator is scored per epoch; a translation model draws no samples.
+        assert likelihood or registry.get_spec(run.model).unpaired or cfg.quality_samples == 5000
 
 
 def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
@@ -132,3 +133,22 @@ def test_a_conditional_preset_is_scored_with_labels_and_draws_every_class(tmp_pa
     width = Image.open(tmp_path / "figures" / f"{model}_preset.png").size[0]
     assert 10 * 56 <= width < 11 * 56
     assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-2)
+
+
+def test_a_cyclegan_preset_is_scored_by_its_translations_and_draws_both_ways(tmp_path, monkeypatch):
+    monkeypatch.setitem(quality.RUNS, "tiny_cyclegan", quality.QualityRun(
+        model="cyclegan", epochs=1, steps_per_epoch=2, model_kwargs={"filters": 4, "num_residual_blocks": 1, "discriminator_filters": 4}, take=40))
+    result = quality.run_quality("tiny_cyclegan", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
+    assert result["translation"]["images_a"] == 40 and "a2b_accuracy" in result["translation"]
+    monkeypatch.setitem(presets_lib.SOURCES, "cyclegan_preset", ("quality:tiny_cyclegan", "cycle_a_mae", 20))
+    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
+    presets_lib.make_presets(presets_lib.MakePresetsConfig(
+        presets=("cyclegan_preset",), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
+        output_dir=str(tmp_path / "presets"), figures_dir=str(tmp_path / "figures")))
+    preset = zoo_presets.Preset.from_manifest(str(tmp_path / "presets" / "cyclegan_preset.json"))
+    assert set(preset.manifest["metrics"]) >= {"cycle_a_mae", "cycle_b_mae", "a2b_accuracy", "b2a_accuracy"}
+    # Six rows of eight 28-pixel images at scale 2.
+    assert Image.open(tmp_path / "figures" / "cyclegan_preset.png").size[1] >= 6 * 56
+    assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-3)
+    table = zoo_presets.presets_table(str(tmp_path / "presets"))
+    assert '| `CycleGAN.from_preset("preset")` |' in table and "| cycle error A " in table

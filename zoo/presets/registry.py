@@ -147,6 +147,9 @@ def _format_metrics(metrics):
                 f"recall {metrics['recall']:.3f}")
     if "accuracy" in metrics:
         return f"accuracy {metrics['accuracy']:.3f}"
+    if "cycle_a_mae" in metrics:
+        return (f"cycle error A {metrics['cycle_a_mae']:.3f}, B {metrics['cycle_b_mae']:.3f}; translations classified "
+                f"as the target: A to B {metrics['a2b_accuracy']:.1%}, B to A {metrics['b2a_accuracy']:.1%}")
     return ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
 
 
