@@ -91,3 +91,16 @@ def interleaved_times(fns, repeats):
 def interleaved_medians(fns, repeats):
     """Median seconds of each of `fns` over `repeats` interleaved rounds (see `interleaved_times`)."""
     return {name: statistics.median(values) for name, values in interleaved_times(fns, repeats).items()}
+
+
+def tfd_train_step(dist, optimizer, images):
+    """One step of `optimizer` on the mean NLL (dropout on) of `dist` (a `tfd.PixelCNN`) over int `images`.
+
+    Call it inside a `tf.function(autograph=False)`: there is no tensor-dependent Python control flow here, and
+    without AutoGraph, editing the file while a long run is still tracing cannot make it convert the wrong lines.
+    """
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_mean(dist.log_prob(tf.cast(images, tf.float32), training=True))
+    variables = dist.network.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss

@@ -74,15 +74,9 @@ class _Pair:
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         self.ours_step = tf.function(self.model.train_step)
 
-    # No AutoGraph needed: no tensor-dependent Python control flow here (WeightNorm.call is its own tf.function);
-    # without it, editing this file while a long run is still tracing cannot make it convert the wrong lines.
     @tf.function(autograph=False)
     def tfp_step(self, images):
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(self.dist.log_prob(tf.cast(images, tf.float32), training=True))
-        variables = self.dist.network.trainable_variables
-        self.tfp_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+        return common.tfd_train_step(self.dist, self.tfp_optimizer, images)
 
     def test_bits_per_dim(self, test):
         ours = tf.function(lambda x: -self.model.log_prob(x))

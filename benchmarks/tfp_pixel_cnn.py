@@ -92,11 +92,7 @@ class _Reference:
 
     @tf.function(autograph=False)
     def train_step(self, images):
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(self.dist.log_prob(tf.cast(images, tf.float32), training=True))
-        variables = self.dist.network.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+        return common.tfd_train_step(self.dist, self.optimizer, images)
 
     @tf.function(autograph=False)
     def test_nll(self, images):
