@@ -434,6 +434,17 @@ def _render_quality(results, figures_dir, base):
             + " | ".join(cells) + f" | {r['date']} | `{r['benchmark_command'].strip()}` |"
         )
     lines.append("")
+    for r in results:
+        t = r.get("translation")
+        if t:  # A translation model has no NLL or samples: its own scores, on the whole test split of each domain.
+            lines += [
+                f"`{r['name']}` translates: cycle error A -> B -> A {t['cycle_a_mae']:.3f}, B -> A -> B "
+                f"{t['cycle_b_mae']:.3f} (mean absolute per pixel, [-1, 1] units; {t['images_a']:,} and "
+                f"{t['images_b']:,} test images); translations the shipped classifier puts in the target class: A to B "
+                f"{t['a2b_accuracy']:.1%}, B to A {t['b2a_accuracy']:.1%} (real images of each class: "
+                f"{t['real_b_accuracy']:.1%}, {t['real_a_accuracy']:.1%}).",
+                "",
+            ]
     ranked = [r for r in results if r.get("paper_nats") and _curve(r)[0] == "val_nll"]
     if ranked:
         epochs = min(len(_curve(r)[1]) for r in ranked)

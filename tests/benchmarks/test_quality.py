@@ -140,6 +140,8 @@ def test_a_cyclegan_preset_is_scored_by_its_translations_and_draws_both_ways(tmp
         model="cyclegan", epochs=1, steps_per_epoch=2, model_kwargs={"filters": 4, "num_residual_blocks": 1, "discriminator_filters": 4}, take=40))
     result = quality.run_quality("tiny_cyclegan", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
     assert result["translation"]["images_a"] == 40 and "a2b_accuracy" in result["translation"]
+    section = "\n".join(make_results._render_quality([result], str(tmp_path), str(tmp_path)))
+    assert "`tiny_cyclegan` translates: cycle error A -> B -> A" in section
     monkeypatch.setitem(presets_lib.SOURCES, "cyclegan_preset", ("quality:tiny_cyclegan", "cycle_a_mae", 20))
     monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
     presets_lib.make_presets(presets_lib.MakePresetsConfig(
