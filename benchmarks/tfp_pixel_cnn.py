@@ -66,7 +66,7 @@ def _quality_budget(name):
         raise app.UsageError(f"--match_quality={name}: no {path}; run `python -m benchmarks.quality --run={name}` first.")
     with open(path) as f:
         result = json.load(f)
-    if result.get("likelihood", {}).get("nll_nats") is None:
+    if (result.get("likelihood") or {}).get("nll_nats") is None:
         raise app.UsageError(f"--match_quality={name}: not a likelihood run (no exact test NLL in {path}).")
     return result["wall_seconds"], result["train_config"]["num_levels"]
 

@@ -149,22 +149,26 @@ def test_slice(preset, take, split="test", data_dir=None):
     return images.numpy(), labels.numpy()
 
 
+def _unpaired_test(preset, take, batch_size, data_dir=None):
+    """Unshuffled `(images_a, images_b)` batches of the first `take` test images of each domain of a preset."""
+    return data.load_unpaired(preset.manifest["dataset"], "test", preprocessing(preset), batch_size=batch_size,
+                              shuffle=False, take=take, domains=preset.manifest["train_config"].get("domains"),
+                              data_dir=data_dir)
+
+
 def unpaired_test_slice(preset, take, data_dir=None):
     """The first `take` test images of each domain of a translation preset, `(images_a, images_b)` numpy arrays."""
-    domains = preset.manifest["train_config"].get("domains")
-    ds = data.load_unpaired(preset.manifest["dataset"], "test", preprocessing(preset), batch_size=take,
-                            shuffle=False, take=take, domains=domains, data_dir=data_dir)
-    images_a, images_b = next(iter(ds))
+    images_a, images_b = next(iter(_unpaired_test(preset, take, take, data_dir)))
     return images_a.numpy(), images_b.numpy()
 
 
 def _translation_scores(model, preset, take, data_dir):
     dataset = preset.manifest["dataset"]
-    images_a, images_b = unpaired_test_slice(preset, take, data_dir)
-    batches = [(images_a[i : i + BATCH_SIZE], images_b[i : i + BATCH_SIZE]) for i in range(0, len(images_a), BATCH_SIZE)]
     domains = data.resolve_domains(dataset, preset.manifest["train_config"].get("domains"), data_dir)
     classifier = zoo_presets.get_preset(f"classifier_{dataset}").load()
-    return eval_lib.translation_scores(model, batches, preprocessing(preset), classifier, domains)
+    return eval_lib.translation_scores(
+        model, _unpaired_test(preset, take, BATCH_SIZE, data_dir), preprocessing(preset), classifier, domains
+    )
 
 
 def _batches(images, labels=None):
@@ -235,7 +239,7 @@ def evaluate(model, preset, take, iwae_k=IWAE_K, data_dir=None):
         pr = metrics.precision_recall(real, fake, k=3)
         return {"fid": float(metrics.fid(real, fake)), "fid_floor": float(metrics.fid(real, reference)),
                 "precision": float(pr.precision), "recall": float(pr.recall)}
-    predictions = np.concatenate([model.predict_classes(b).numpy() for _, b, _ in _batches(images)])
+    predictions = np.concatenate([model.predict_classes(b).numpy() for _, b, _ in batches])
     return {"accuracy": float(np.mean(predictions == labels))}
 
 

@@ -33,6 +33,16 @@ def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
     assert len({quality.RUNS[n].epochs for n in names}) == 1 and quality.RUNS[names[0]].epochs >= 10
 
 
+def _preset_from_tiny_run(tmp_path, monkeypatch, preset, run, metric, figures=True):
+    """Makes `preset` from the finished quality run `run` in `tmp_path` (METRICS_TAKE 40); returns its Preset."""
+    monkeypatch.setitem(presets_lib.SOURCES, preset, (f"quality:{run}", metric, 20))
+    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
+    presets_lib.make_presets(presets_lib.MakePresetsConfig(
+        presets=(preset,), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
+        output_dir=str(tmp_path / "presets"), figures_dir=str(tmp_path / "figures"), figures=figures))
+    return zoo_presets.Preset.from_manifest(str(tmp_path / "presets" / f"{preset}.json"))
+
+
 def test_one_command_trains_resumes_and_writes_the_result(tmp_path, monkeypatch):
     monkeypatch.setitem(quality.RUNS, "tiny_vae", quality.QualityRun(
         model="vae", epochs=1, steps_per_epoch=2, model_kwargs={"latent_dim": 2, "filters": [4, 8]}, iwae_k=2,
@@ -49,12 +59,7 @@ def test_one_command_trains_resumes_and_writes_the_result(tmp_path, monkeypatch)
     again = quality.run_quality("tiny_vae", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
     assert [row["epoch"] for row in again["history"]] == [1, 2]
     # A preset made from the long run records its command, wall time and whole-split scores.
-    monkeypatch.setitem(presets_lib.SOURCES, "vae_tiny_preset", ("quality:tiny_vae", "elbo_nats", 20))
-    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
-    presets_lib.make_presets(presets_lib.MakePresetsConfig(
-        presets=("vae_tiny_preset",), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
-        output_dir=str(tmp_path / "presets"), figures=False))
-    manifest = json.loads((tmp_path / "presets" / "vae_tiny_preset.json").read_text())
+    manifest = _preset_from_tiny_run(tmp_path, monkeypatch, "vae_tiny_preset", "tiny_vae", "elbo_nats", figures=False).manifest
     assert manifest["command"] == again["benchmark_command"] and manifest["training"]["epochs"] == 2
     assert manifest["training"]["train_wall_seconds"] == again["wall_seconds"]
     assert manifest["training"]["test_split_metrics"]["images"] == 100
@@ -122,12 +127,7 @@ def test_a_conditional_preset_is_scored_with_labels_and_draws_every_class(tmp_pa
     monkeypatch.setitem(quality.RUNS, f"tiny_{model}", quality.QualityRun(
         model=model, epochs=1, steps_per_epoch=2, model_kwargs=kwargs, iwae_k=2, num_samples=20, take=100))
     quality.run_quality(f"tiny_{model}", str(tmp_path / "runs"), str(tmp_path / "results"), verbose=0)
-    monkeypatch.setitem(presets_lib.SOURCES, f"{model}_preset", (f"quality:tiny_{model}", metric, 20))
-    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
-    presets_lib.make_presets(presets_lib.MakePresetsConfig(
-        presets=(f"{model}_preset",), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
-        output_dir=str(tmp_path / "presets"), figures_dir=str(tmp_path / "figures")))
-    preset = zoo_presets.Preset.from_manifest(str(tmp_path / "presets" / f"{model}_preset.json"))
+    preset = _preset_from_tiny_run(tmp_path, monkeypatch, f"{model}_preset", f"tiny_{model}", metric)
     assert "one column per class" in preset.manifest["figure_rows"]
     # 10 classes a row, 28-pixel images drawn at scale 2: the figure is ten images wide.
     width = Image.open(tmp_path / "figures" / f"{model}_preset.png").size[0]
@@ -142,12 +142,7 @@ def test_a_cyclegan_preset_is_scored_by_its_translations_and_draws_both_ways(tmp
     assert result["translation"]["images_a"] == 40 and "a2b_accuracy" in result["translation"]
     section = "\n".join(make_results._render_quality([result], str(tmp_path), str(tmp_path)))
     assert "`tiny_cyclegan` translates: cycle error A -> B -> A" in section
-    monkeypatch.setitem(presets_lib.SOURCES, "cyclegan_preset", ("quality:tiny_cyclegan", "cycle_a_mae", 20))
-    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
-    presets_lib.make_presets(presets_lib.MakePresetsConfig(
-        presets=("cyclegan_preset",), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
-        output_dir=str(tmp_path / "presets"), figures_dir=str(tmp_path / "figures")))
-    preset = zoo_presets.Preset.from_manifest(str(tmp_path / "presets" / "cyclegan_preset.json"))
+    preset = _preset_from_tiny_run(tmp_path, monkeypatch, "cyclegan_preset", "tiny_cyclegan", "cycle_a_mae")
     assert set(preset.manifest["metrics"]) >= {"cycle_a_mae", "cycle_b_mae", "a2b_accuracy", "b2a_accuracy"}
     # Six rows of eight 28-pixel images at scale 2.
     assert Image.open(tmp_path / "figures" / "cyclegan_preset.png").size[1] >= 6 * 56

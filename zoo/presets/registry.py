@@ -84,7 +84,8 @@ def list_presets(directory=None):
         >>> for row in zoo.list_presets():
         ...     print(row["name"], row["preprocessing"], row["metrics"], row["size_bytes"])
     """
-    return [preset.describe(from_preset_argument(preset, directory)) for _, preset in sorted(_presets(directory).items())]
+    presets = _presets(directory)
+    return [preset.describe(_from_preset_argument(preset, presets)) for _, preset in sorted(presets.items())]
 
 
 def _own_presets(model_class, presets):
@@ -107,7 +108,11 @@ def _own_presets(model_class, presets):
 def from_preset_argument(preset, directory=None):
     """What `ClassName.from_preset` takes to load `preset`: its variant ("fashion_mnist") where that names it
     among its class's presets, else its full name ("cvae_fashion_mnist")."""
-    chosen = _own_presets(preset.model_class(), _presets(directory)).get(preset.variant)
+    return _from_preset_argument(preset, _presets(directory))
+
+
+def _from_preset_argument(preset, presets):
+    chosen = _own_presets(preset.model_class(), presets).get(preset.variant)
     return preset.variant if chosen is not None and chosen.name == preset.name else preset.name
 
 
