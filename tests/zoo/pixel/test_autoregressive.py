@@ -165,6 +165,21 @@ def test_masks_are_constants_applied_in_call():
 
 
 @pytest.mark.parametrize(
+    "kernel_size, mask_type, color_channels",
+    [(1, "B", 1), ((1, 3), "B", 1), ((1, 5), "A", 3), (3, "B", 3), (7, "A", 1), ((3, 5), "B", 1), (3, "V", 1),
+     ((1, 3), "V", 1), (1, "V", 1)],
+)
+def test_cropped_kernel_equals_the_whole_masked_convolution(kernel_size, mask_type, color_channels):
+    # The call drops the taps the mask zeroes everywhere; the result must be the textbook masked SAME conv.
+    layer = MaskedConv2D(6, kernel_size, mask_type, color_channels=color_channels)
+    x = tf.random.stateless_normal((2, 6, 7, 3 * color_channels), seed=[1, 2])
+    layer.build(x.shape)
+    layer.bias.assign(tf.random.stateless_normal(layer.bias.shape, seed=[3, 4]))
+    expected = tf.nn.conv2d(x, layer.kernel * layer.mask, strides=1, padding="SAME") + layer.bias
+    np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
     "call, error, match",
     [
         (lambda m: m.log_prob(np.zeros((2, 4, 4), "int32")), ValueError, "rank 4"),
