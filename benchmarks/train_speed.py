@@ -15,8 +15,8 @@ old and new run on the same machine at the same moment), on one batch of binariz
 Every round calls every contender once, in turn (`common.interleaved_times`), so a burst of load from another
 process slows a whole round alike; step time is the median over `--repeats` rounds, and each ratio to
 PixelCNN is the median of the per-round ratios. Forward FLOPs per batch: `tf.compat.v1.profiler`'s
-float-op count of the traced forward pass (`model(images)`; masked convolutions count their whole kernel,
-zeros included), plus, by hand, what runs inside a `tf.while_loop` (Row LSTM, and the old Diagonal BiLSTM),
+float-op count of the traced forward pass (`model(images)`; a masked convolution counts the taps it computes:
+its kernel without the rows below the centre, and on a one-row kernel without the columns right of it), plus, by hand, what runs inside a `tf.while_loop` (Row LSTM, and the old Diagonal BiLSTM),
 which the profiler does not see: per step, the state-to-state product `2 * rows * inputs * 4 * hidden` (Row
 LSTM: rows = batch x width, inputs = 3 taps x hidden; old Diagonal BiLSTM: rows = 2 directions x batch x
 height, inputs = 2 taps x hidden, for all `height + width - 1` skewed columns, padding included). The new

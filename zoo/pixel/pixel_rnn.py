@@ -36,6 +36,12 @@ backward pass (`tf.custom_gradient`, the kernel's gradient as one product over a
 1.2x slower; the state convolution as a matmul of three shifted copies, 1.0-1.1x; the input-to-state
 convolution on a rows-first layout to save a transpose, 1.05-1.08x.
 
+Also measured and dropped (one Diagonal BiLSTM layer's forward and backward, interleaved, loaded machine): TF's
+fused LSTM cell (`tf.raw_ops.LSTMBlockCell` per diagonal and direction, its `LSTMBlockCellGrad` under a
+`tf.custom_gradient`; equal outputs and gradients) 1.6x slower, its built-in product not being oneDNN's.
+Taken (issue 16, all models): `MaskedConv2D` no longer multiplies the taps its mask zeroes everywhere, which
+cuts the Row LSTM's 1 x 3 input-to-state convolution to 1 x 2: its training step 0.90-0.92x as long.
+
 Not taken: `tf.function(jit_compile=True)` (XLA) around the scan version was 1.4x slower than without it
 (interleaved wall times of one layer's forward and backward), and would tie training and export to XLA; on
 the unrolled layer, XLA's compilation of the whole training step (`benchmarks/train_speed.py --xla`) had not
