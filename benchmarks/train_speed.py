@@ -151,7 +151,7 @@ def measure(repeats, batch_size, xla):
         "matmul_gflop_per_second": matmul_rate / 1e9,
         "load_average_before": list(load_before),
         "load_average_after": list(load_after),
-        "flops_counted": "forward: tf.compat.v1.profiler float ops of model(images) (masked kernels in full) plus, by "
+        "flops_counted": "forward: tf.compat.v1.profiler float ops of model(images) (masked kernels: the taps computed) plus, by "
         "hand, the state-to-state products inside while loops (Row LSTM; old Diagonal BiLSTM: every skewed column, "
         "padding included); training = 3x forward",
         "rows": rows,

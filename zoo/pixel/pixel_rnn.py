@@ -40,7 +40,9 @@ Also measured and dropped (one Diagonal BiLSTM layer's forward and backward, int
 fused LSTM cell (`tf.raw_ops.LSTMBlockCell` per diagonal and direction, its `LSTMBlockCellGrad` under a
 `tf.custom_gradient`; equal outputs and gradients) 1.6x slower, its built-in product not being oneDNN's.
 Taken (issue 16, all models): `MaskedConv2D` no longer multiplies the taps its mask zeroes everywhere, which
-cuts the Row LSTM's 1 x 3 input-to-state convolution to 1 x 2: its training step 0.90-0.92x as long.
+cuts the Row LSTM's 1 x 3 input-to-state convolution to 1 x 2 (forward 17.1 -> 13.6 GFLOP per batch): its
+training step 0.90-0.92x as long side by side (3 runs, loaded machine), but in `benchmarks.train_speed` its
+ratio to PixelCNN, whose convolutions lost a fifth of their FLOPs too, went only from 1.61x to 1.57x.
 
 Not taken: `tf.function(jit_compile=True)` (XLA) around the scan version was 1.4x slower than without it
 (interleaved wall times of one layer's forward and backward), and would tie training and export to XLA; on
