@@ -12,10 +12,19 @@ import keras
 import tensorflow as tf
 
 
+#: Environment variables that change how fast a run goes; a command records those that are set.
+SPEED_ENVIRONMENT = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
 def provenance(module):
-    """The command that reproduces this run of `module` (e.g. "benchmarks.loop_benchmark"), date and machine."""
+    """The command that reproduces this run of `module` (e.g. "benchmarks.loop_benchmark"), date and machine.
+
+    The command starts with the `SPEED_ENVIRONMENT` variables that are set (two long runs sharing the two
+    cores run with one thread each), so a wall time is read with the threads it had.
+    """
+    environment = [f"{name}={os.environ[name]}" for name in SPEED_ENVIRONMENT if name in os.environ]
     return {
-        "benchmark_command": f"python -m {module} " + " ".join(sys.argv[1:]),
+        "benchmark_command": " ".join(environment + [f"python -m {module}"] + sys.argv[1:]),
         "date": datetime.date.today().isoformat(),
         "cores": os.cpu_count(),
         "machine": platform.machine(),

@@ -1,6 +1,7 @@
-"""Shared benchmark helpers: adding rows measured later to a result file."""
+"""Shared benchmark helpers: adding rows measured later to a result file; the command a result records."""
 
 import json
+import sys
 
 from benchmarks import common
 
@@ -17,3 +18,13 @@ def test_rows_measured_later_replace_their_own_and_record_their_command(tmp_path
     assert [(row["model"], row["v"]) for row in result["rows"]] == [("a", 1), ("b", 3), ("c", 4)]
     assert "benchmark_command" not in result["rows"][0]
     assert {row["benchmark_command"] for row in result["rows"][1:]} == {later["benchmark_command"]}
+
+
+def test_a_command_records_the_thread_settings_it_ran_with(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["quality.py", "--run=gan"])
+    for name in common.SPEED_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    assert common.provenance("benchmarks.quality")["benchmark_command"] == "python -m benchmarks.quality --run=gan"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    command = common.provenance("benchmarks.quality")["benchmark_command"]
+    assert command == "TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.quality --run=gan"
