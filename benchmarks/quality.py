@@ -17,6 +17,13 @@ The autoregressive runs are sized like the papers' MNIST models but to fit this 
 within 1.5x of each other (`--list` prints them) and the same number of epochs, so that the equal-epoch
 ranking can be set beside the papers' (PixelCNN 81.30, Row LSTM 80.54, Diagonal BiLSTM 79.20 nats on
 binarized MNIST; van den Oord et al., 2016).
+
+Two runs at a time on two cores go faster with one TensorFlow thread each: side by side, two 2-thread
+processes trained PixelCNN and the Row LSTM 10% and 23% slower than two 1-thread ones. So:
+
+    TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 python -m benchmarks.quality --run=NAME
+
+The result's command records those variables when they are set.
 """
 
 import dataclasses
