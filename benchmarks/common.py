@@ -37,15 +37,18 @@ def with_other_rows(path, rows, key, provenance):
     """The result dict of `rows` measured now, plus the rows of `path` (an earlier result) for other `key`s.
 
     Lets one benchmark add a model measured later (or trained elsewhere) to its result file: each new row
-    records its own command and date, the file keeps the provenance of its first command.
+    records its own command and date, the file keeps the provenance of its first command. `key`: the field
+    that names a row, or a tuple of fields (e.g. model, verb and batch size).
     """
     with open(path) as f:
         previous = json.load(f)
-    measured = {row[key] for row in rows}
+    fields = (key,) if isinstance(key, str) else tuple(key)
+    name = lambda row: tuple(row[field] for field in fields)
+    measured = {name(row) for row in rows}
     new_rows = [{**row, "benchmark_command": provenance["benchmark_command"], "date": provenance["date"]} for row in rows]
     return {
         **previous,
-        "rows": [row for row in previous["rows"] if row[key] not in measured] + new_rows,
+        "rows": [row for row in previous["rows"] if name(row) not in measured] + new_rows,
         **{name: previous[name] for name in provenance},
     }
 

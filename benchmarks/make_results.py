@@ -196,10 +196,11 @@ def _render_sampling(result):
 
 def _added_rows(result, key):
     """Lines naming the rows added later to a result by another command (`--keep_other_rows`), with it."""
-    added = {}
+    added, fields = {}, (key,) if isinstance(key, str) else key
     for row in result["rows"]:
         if "benchmark_command" in row:
-            added.setdefault((row["benchmark_command"].strip(), row["date"]), []).append(str(row[key]))
+            names = added.setdefault((row["benchmark_command"].strip(), row["date"]), [])
+            names.append(" ".join(str(row[field]) for field in fields))
     return [f"Rows {', '.join(names)} added with `{command}` ({date})." for (command, date), names in sorted(added.items())]
 
 
@@ -355,7 +356,7 @@ def _render_serving(result):
             f"| {row['saved_model_ms']:.1f} | {ratio:.2f} | {rounds} | {row['saved_model_images_per_s']:.1f} |"
         )
     lines += ["", f"Reproduce: `{result.get('benchmark_command', result.get('command')).strip()}`", ""]
-    return lines
+    return lines + _added_rows(result, ("model", "verb", "batch")) + [""]
 
 
 def _share_range(shares):

@@ -1,6 +1,7 @@
 r"""Latency of every serving verb through the exported SavedModel versus the Keras model in Python.
 
-    python -m benchmarks.serving_benchmark [--models=dcgan,gan,vae,pixel_cnn,...] [--batch_sizes=1,64] [--repeats=5]
+    python -m benchmarks.serving_benchmark [--models=dcgan,gan,vae,pixel_cnn,...] [--batch_sizes=1,64] [--repeats=5] \
+        [--keep_other_rows]
 
 For each model: its shipped preset (`zoo.load("<model>_fashion_mnist")`, or the preset named in `--models`,
 e.g. `pixel_cnn_pp_fashion_mnist_256levels`; trained weights, 28x28x1), exported
@@ -40,6 +41,10 @@ _MODELS = flags.DEFINE_list(
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "64"], "Rows per request.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per model, verb, batch size and path.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/serving.json", "Where the result JSON goes.")
+_KEEP = flags.DEFINE_bool(
+    "keep_other_rows", False,
+    "Keep --out's rows of the models, verbs and batch sizes not measured now (each new row records its command).",
+)
 
 
 def load_preset(name):
@@ -149,6 +154,9 @@ def main(argv):
     if _REPEATS.value < 1 or any(b < 1 for b in batch_sizes):
         raise app.UsageError("--repeats and every --batch_sizes entry must be >= 1.")
     result = benchmark(_MODELS.value, batch_sizes, _REPEATS.value)
+    if _KEEP.value and os.path.isfile(_OUT.value):
+        provenance = {name: result[name] for name in common.provenance("benchmarks.serving_benchmark")}
+        result = common.with_other_rows(_OUT.value, result["rows"], ("model", "verb", "batch"), provenance)
     os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
     atomic.write_json(_OUT.value, result, indent=2)
     print(json.dumps(result))

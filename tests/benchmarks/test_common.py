@@ -28,3 +28,17 @@ def test_a_command_records_the_thread_settings_it_ran_with(monkeypatch):
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
     command = common.provenance("benchmarks.quality")["benchmark_command"]
     assert command == "TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.quality --run=gan"
+
+
+def test_rows_named_by_several_fields_replace_only_their_own(tmp_path):
+    path = tmp_path / "serving.json"
+    rows = [{"model": m, "verb": "sample", "batch": b, "ms": 1} for m in ("a", "b") for b in (1, 64)]
+    path.write_text(json.dumps({"benchmark_command": "python -m s", "date": "2026-11-01", "rows": rows}))
+    later = {"benchmark_command": "python -m s --models=a --batch_sizes=1", "date": "2026-12-01"}
+    result = common.with_other_rows(str(path), [{"model": "a", "verb": "sample", "batch": 1, "ms": 2}],
+                                    ("model", "verb", "batch"), later)
+    assert [(row["model"], row["batch"], row["ms"]) for row in result["rows"]] == [
+        ("a", 64, 1), ("b", 1, 1), ("b", 64, 1), ("a", 1, 2)]
+    from benchmarks import make_results
+    assert make_results._added_rows(result, ("model", "verb", "batch")) == [
+        "Rows a sample 1 added with `python -m s --models=a --batch_sizes=1` (2026-12-01)."]
