@@ -70,8 +70,7 @@ class AutoregressiveModel(SingleOptimizerMixin, PresetMixin, keras.Model):
 
     def _output_logits(self, features):
         """Reshapes a final layer's `C * params_per_subpixel` channels into `(..., C, params_per_subpixel)`."""
-        shape = tf.concat([tf.shape(features)[:-1], [self.color_channels, self.params_per_subpixel]], axis=0)
-        return tf.reshape(features, shape)
+        return ops.split_last_axis(features, [self.color_channels, self.params_per_subpixel])
 
     def _to_unit(self, images):
         return tf.cast(images, tf.float32) / float(self.num_levels - 1)

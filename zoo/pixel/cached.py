@@ -71,7 +71,7 @@ class PixelConv:
             (i - ch, j - cw) for i in range(kh) for j in range(kw) if (i, j) != (ch, cw) and mask[i, j].any()
         ]
         self.use_center = bool(mask[ch, cw].any())
-        self.filters = layer.filters
+        self.in_channels, self.filters = int(layer.kernel.shape[2]), layer.filters
         self.bias = layer.bias
         rows = [kernel[i + ch, j + cw] for i, j in self.taps] + ([kernel[ch, cw]] if self.use_center else [])
         self.kernel = tf.concat(rows, axis=0) if rows else None
@@ -97,7 +97,7 @@ class PixelConv:
         parts = []
         if self.taps:
             neighbours = self.neighbours(cache, position) if neighbours is None else neighbours
-            parts.append(tf.reshape(neighbours, [tf.shape(center)[0], -1]))
+            parts.append(tf.reshape(neighbours, [-1, len(self.taps) * self.in_channels]))  # constant shape
         if self.use_center:
             parts.append(center)
         if parts:

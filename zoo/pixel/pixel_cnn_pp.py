@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from zoo import ops
 from zoo.pixel.autoregressive import AutoregressiveModel
 from zoo.pixel.pixel_cnn_pp_cached import CachedPixelCNNPlusPlus
 from zoo.pixel.pixel_cnn_pp_layers import GatedResnet, ShiftedConv2D, ShiftedConv2DTranspose
@@ -213,7 +214,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         Follows `tfd.PixelCNN`'s arithmetic (coupling in [-1, 1], then to level units) operation by operation.
         """
         k, c = self.num_logistic_mix, self.color_channels
-        raw = tf.reshape(raw, tf.concat([tf.shape(raw)[:-1], [k, self._outputs_per_component]], axis=0))
+        raw = ops.split_last_axis(raw, [k, self._outputs_per_component])
         mix_logits = raw[..., 0]
         locs = [raw[..., 1 + i] for i in range(c)]
         scales = tf.nn.softplus(raw[..., 1 + c : 1 + 2 * c]) + tf.exp(-7.0)
@@ -226,7 +227,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         half_range = 0.5 * float(self.num_levels - 1)
         loc = tf.stack([half_range * (l + 1.0) for l in locs], axis=-2)  # (..., C, K)
         scale = tf.linalg.matrix_transpose(scales) * half_range
-        posterior = tf.broadcast_to(mix_logits[..., None, :], tf.shape(loc))
+        posterior = mix_logits[..., None, :]  # (..., 1, K): loc's shape for one channel; broadcast for more
         if c > 1:
             levels = tf.round(x * float(self.num_levels - 1))
             component_log_probs = self._components(loc, scale).log_prob(levels[..., None])  # (..., C, K)

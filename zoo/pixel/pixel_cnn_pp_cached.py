@@ -69,14 +69,15 @@ class TapConv:
                 if 0 <= r < height and 0 <= c < width:
                     table[position, t] = r * width + c
         self.table = tf.constant(table)
+        self.neighbour_width = table.shape[1] * int(layer.kernel.shape[2])
 
     def read(self, cache, position):
         """The cached inputs under the taps at output `position`, `(batch, taps, channels)`."""
         return tf.transpose(cache.gather(self.table[position]), [1, 0, 2])
 
     def __call__(self, neighbours, center=None):
-        batch = tf.shape(neighbours)[0]
-        parts = [tf.reshape(neighbours, [batch, -1])] + ([center] if self.use_center else [])
+        # A constant shape: `tf.shape` here ran per layer and pixel when the batch is symbolic (an export).
+        parts = [tf.reshape(neighbours, [-1, self.neighbour_width])] + ([center] if self.use_center else [])
         return tf.nn.bias_add(tf.matmul(tf.concat(parts, axis=-1), self.kernel), self.bias)
 
 
