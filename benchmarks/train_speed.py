@@ -16,10 +16,10 @@ Every round calls every contender once, in turn (`common.interleaved_times`), so
 process slows a whole round alike; step time is the median over `--repeats` rounds, and each ratio to
 PixelCNN is the median of the per-round ratios. Forward FLOPs per batch: `tf.compat.v1.profiler`'s
 float-op count of the traced forward pass (`model(images)`; a masked convolution counts the taps it computes:
-its kernel without the rows below the centre, and on a one-row kernel without the columns right of it), plus, by hand, what runs inside a `tf.while_loop` (Row LSTM, and the old Diagonal BiLSTM),
-which the profiler does not see: per step, the state-to-state product `2 * rows * inputs * 4 * hidden` (Row
-LSTM: rows = batch x width, inputs = 3 taps x hidden; old Diagonal BiLSTM: rows = 2 directions x batch x
-height, inputs = 2 taps x hidden, for all `height + width - 1` skewed columns, padding included). The new
+its kernel without the rows below the centre, and on a one-row kernel without the columns right of it), plus,
+by hand, what runs inside a `tf.while_loop` (Row LSTM, and the old Diagonal BiLSTM), which the profiler does
+not see: per step, the state-to-state product `2 * rows * inputs * 4 * hidden` (Row LSTM: rows = batch x
+width, inputs = 3 taps x hidden; old Diagonal BiLSTM: rows = 2 directions x batch x height, inputs = 2 taps x hidden, for all `height + width - 1` skewed columns, padding included). The new
 Diagonal BiLSTM is unrolled, so the profiler sees all of it (it computes only the image's pixels).
 Training FLOPs are taken as 3x forward (the backward pass of a product costs two products), so the share of
 the matmul rate is `3 * forward FLOPs / step seconds / matmul FLOP rate`. `--xla` adds the new Diagonal
@@ -151,8 +151,8 @@ def measure(repeats, batch_size, xla):
         "matmul_gflop_per_second": matmul_rate / 1e9,
         "load_average_before": list(load_before),
         "load_average_after": list(load_after),
-        "flops_counted": "forward: tf.compat.v1.profiler float ops of model(images) (masked kernels: the taps computed) plus, by "
-        "hand, the state-to-state products inside while loops (Row LSTM; old Diagonal BiLSTM: every skewed column, "
+        "flops_counted": "forward: tf.compat.v1.profiler float ops of model(images) (masked kernels: the taps "
+        "computed) plus, by hand, the state-to-state products inside while loops (Row LSTM; old Diagonal BiLSTM: every skewed column, "
         "padding included); training = 3x forward",
         "rows": rows,
     }

@@ -13,6 +13,7 @@ def test_split_last_axis_traces_no_shape_ops_for_a_symbolic_batch():
     assert traced.output_shapes.as_list() == [None, 3, 2]
     # What a SavedModel signature runs per call in a sampling loop: the shape must be a constant.
     assert not [op for op in traced.graph.get_operations() if op.type == "Shape"]
-    two_unknown = tf.function(lambda t: ops.split_last_axis(t, [3, 2])).get_concrete_function(tf.TensorSpec([None, None, 6]))
+    split = tf.function(lambda t: ops.split_last_axis(t, [3, 2]))
+    two_unknown = split.get_concrete_function(tf.TensorSpec([None, None, 6]))
     assert two_unknown.output_shapes.as_list() == [None, None, 3, 2]
     np.testing.assert_array_equal(two_unknown(tf.constant(x[None])).numpy(), x.reshape(1, 4, 3, 2))
