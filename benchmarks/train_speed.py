@@ -19,8 +19,8 @@ float-op count of the traced forward pass (`model(images)`; a masked convolution
 its kernel without the rows below the centre, and on a one-row kernel without the columns right of it), plus,
 by hand, what runs inside a `tf.while_loop` (Row LSTM, and the old Diagonal BiLSTM), which the profiler does
 not see: per step, the state-to-state product `2 * rows * inputs * 4 * hidden` (Row LSTM: rows = batch x
-width, inputs = 3 taps x hidden; old Diagonal BiLSTM: rows = 2 directions x batch x height, inputs = 2 taps x hidden, for all `height + width - 1` skewed columns, padding included). The new
-Diagonal BiLSTM is unrolled, so the profiler sees all of it (it computes only the image's pixels).
+width, inputs = 3 taps x hidden; old Diagonal BiLSTM: rows = 2 directions x batch x height, inputs = 2 taps
+x hidden, for all `height + width - 1` skewed columns, padding included). The new Diagonal BiLSTM is unrolled, so the profiler sees all of it (it computes only the image's pixels).
 Training FLOPs are taken as 3x forward (the backward pass of a product costs two products), so the share of
 the matmul rate is `3 * forward FLOPs / step seconds / matmul FLOP rate`. `--xla` adds the new Diagonal
 BiLSTM's step compiled with `tf.function(jit_compile=True)` (off by default: compiling the unrolled step
