@@ -20,7 +20,8 @@ its kernel without the rows below the centre, and on a one-row kernel without th
 by hand, what runs inside a `tf.while_loop` (Row LSTM, and the old Diagonal BiLSTM), which the profiler does
 not see: per step, the state-to-state product `2 * rows * inputs * 4 * hidden` (Row LSTM: rows = batch x
 width, inputs = 3 taps x hidden; old Diagonal BiLSTM: rows = 2 directions x batch x height, inputs = 2 taps
-x hidden, for all `height + width - 1` skewed columns, padding included). The new Diagonal BiLSTM is unrolled, so the profiler sees all of it (it computes only the image's pixels).
+x hidden, for all `height + width - 1` skewed columns, padding included). The new Diagonal BiLSTM is
+unrolled, so the profiler sees all of it (it computes only the image's pixels).
 Training FLOPs are taken as 3x forward (the backward pass of a product costs two products), so the share of
 the matmul rate is `3 * forward FLOPs / step seconds / matmul FLOP rate`. `--xla` adds the new Diagonal
 BiLSTM's step compiled with `tf.function(jit_compile=True)` (off by default: compiling the unrolled step
@@ -152,8 +153,8 @@ def measure(repeats, batch_size, xla):
         "load_average_before": list(load_before),
         "load_average_after": list(load_after),
         "flops_counted": "forward: tf.compat.v1.profiler float ops of model(images) (masked kernels: the taps "
-        "computed) plus, by hand, the state-to-state products inside while loops (Row LSTM; old Diagonal BiLSTM: every skewed column, "
-        "padding included); training = 3x forward",
+        "computed) plus, by hand, the state-to-state products inside while loops (Row LSTM; old Diagonal "
+        "BiLSTM: every skewed column, padding included); training = 3x forward",
         "rows": rows,
     }
 
