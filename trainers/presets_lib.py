@@ -70,7 +70,7 @@ CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "cyclegan": 1e-3
 SOURCES = {
     "vae_fashion_mnist": ("quality:vae", "elbo_nats", 200),
     "dcgan_fashion_mnist": ("quality:dcgan", "fid", 500),
-    "gan_fashion_mnist": ("gan", "fid", 500),
+    "gan_fashion_mnist": ("quality:gan", "fid", 500),
     "pixel_cnn_fashion_mnist": ("quality:pixel_cnn", "bits_per_dim", 100),
     "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
     "pixel_cnn_pp_fashion_mnist_256levels": ("quality:pixel_cnn_pp_256levels", "bits_per_dim", 100),
