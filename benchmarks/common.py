@@ -43,12 +43,12 @@ def with_other_rows(path, rows, key, provenance):
     with open(path) as f:
         previous = json.load(f)
     fields = (key,) if isinstance(key, str) else tuple(key)
-    name = lambda row: tuple(row[field] for field in fields)
-    measured = {name(row) for row in rows}
+    row_name = lambda row: tuple(row[field] for field in fields)
+    measured = {row_name(row) for row in rows}
     new_rows = [{**row, "benchmark_command": provenance["benchmark_command"], "date": provenance["date"]} for row in rows]
     return {
         **previous,
-        "rows": [row for row in previous["rows"] if name(row) not in measured] + new_rows,
+        "rows": [row for row in previous["rows"] if row_name(row) not in measured] + new_rows,
         **{name: previous[name] for name in provenance},
     }
 

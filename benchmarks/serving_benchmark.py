@@ -155,7 +155,7 @@ def main(argv):
         raise app.UsageError("--repeats and every --batch_sizes entry must be >= 1.")
     result = benchmark(_MODELS.value, batch_sizes, _REPEATS.value)
     if _KEEP.value and os.path.isfile(_OUT.value):
-        provenance = {name: result[name] for name in common.provenance("benchmarks.serving_benchmark")}
+        provenance = common.provenance("benchmarks.serving_benchmark")
         result = common.with_other_rows(_OUT.value, result["rows"], ("model", "verb", "batch"), provenance)
     os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
     atomic.write_json(_OUT.value, result, indent=2)

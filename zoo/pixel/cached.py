@@ -71,7 +71,8 @@ class PixelConv:
             (i - ch, j - cw) for i in range(kh) for j in range(kw) if (i, j) != (ch, cw) and mask[i, j].any()
         ]
         self.use_center = bool(mask[ch, cw].any())
-        self.in_channels, self.filters = int(layer.kernel.shape[2]), layer.filters
+        self.filters = layer.filters
+        self.neighbour_width = len(self.taps) * int(layer.kernel.shape[2])
         self.bias = layer.bias
         rows = [kernel[i + ch, j + cw] for i, j in self.taps] + ([kernel[ch, cw]] if self.use_center else [])
         self.kernel = tf.concat(rows, axis=0) if rows else None
@@ -97,7 +98,8 @@ class PixelConv:
         parts = []
         if self.taps:
             neighbours = self.neighbours(cache, position) if neighbours is None else neighbours
-            parts.append(tf.reshape(neighbours, [-1, len(self.taps) * self.in_channels]))  # constant shape
+            # A constant shape: `tf.shape` here ran per layer and pixel when the batch is symbolic (an export).
+            parts.append(tf.reshape(neighbours, [-1, self.neighbour_width]))
         if self.use_center:
             parts.append(center)
         if parts:
