@@ -18,7 +18,7 @@ _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results t
 # Results of other shapes: benchmarks/loop_benchmark.py and benchmarks/serving_benchmark.py write them.
 _SECTIONS = (
     "loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json", "gan_tips.json",
-    "pixel_cnn_pp_speed.json", "pixel_cnn_pp_256levels.json",
+    "pixel_cnn_pp_speed.json", "pixel_cnn_pp_2levels.json", "pixel_cnn_pp_256levels.json",
 )
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
 
@@ -307,7 +307,7 @@ def _render_pixel_cnn_pp_speed(result):
 def _render_pixel_cnn_pp_likelihood(result):
     """Markdown lines for RESULTS.md: PixelCNN++ and `tfd.PixelCNN` trained for the same time, side by side."""
     lines = [
-        "## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time",
+        f"## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time, {result['num_levels']} levels",
         "",
         f"Both from their own initialisation, {result['architecture']}, {result['num_levels']} levels, batch "
         f"{result['batch_size']}, {result['budget_seconds_each']:,.0f} s of training each "
@@ -323,7 +323,7 @@ def _render_pixel_cnn_pp_likelihood(result):
         lines.append(f"| {run} (`{r['result_file']}`, {r['train_wall_seconds']:,.0f} s) | {r['steps']:,} "
                      f"| {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.3f} |")
     figure = os.path.relpath(result["figure"], _HERE)
-    return lines + ["", f"![pixel_cnn_pp_256levels]({figure})", "", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
+    return lines + ["", f"![{result['run']}]({figure})", "", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
 
 
 def _render_serving(result):
@@ -410,6 +410,34 @@ def _curve(result):
     return None, []
 
 
+def _render_equal_time_references(results):
+    """Markdown lines comparing each `tfd.PixelCNN` reference with the quality run whose wall time it was given."""
+    by_name = {r["name"]: r for r in results}
+    pairs = [
+        (r, by_name.get(r["budget_matched_to"].split(":", 1)[1]))
+        for r in results if str(r.get("budget_matched_to", "")).startswith("quality:")
+    ]
+    pairs = [(reference, ours) for reference, ours in pairs if ours is not None]
+    if not pairs:
+        return []
+    lines = [
+        "The reference at equal wall time: `tfd.PixelCNN` (`python -m benchmarks.tfp_pixel_cnn --match_quality=NAME`) "
+        "trained for the wall time of our run NAME, its training alone, while ours also evaluated every epoch. Test "
+        "NLL on all 10,000 test images.",
+        "",
+        "| levels | ours | params | epochs | test NLL nats (bits/dim) | tfd.PixelCNN params | its epochs | its test NLL nats (bits/dim) | lower |",
+        "|---:|---|---:|---:|---|---:|---:|---|---|",
+    ]
+    for reference, ours in pairs:
+        (a, a_bits, _), (b, b_bits, _) = _test_nll(ours), _test_nll(reference)
+        lines.append(
+            f"| {ours['train_config']['num_levels']} | {ours['name']} | {ours['parameters']:,} | {ours['epochs']} "
+            f"| {a:.2f} ({a_bits:.4f}) | {reference['parameters']:,} | {reference['epochs']} | {b:.2f} ({b_bits:.4f}) "
+            f"| {'ours' if a < b else 'tfd.PixelCNN'} |"
+        )
+    return lines + [""]
+
+
 def _render_quality(results, figures_dir, base):
     """Markdown lines of the "Model quality" section, and its learning-curve PNGs written to `figures_dir`."""
     lines = [
@@ -460,6 +488,7 @@ def _render_quality(results, figures_dir, base):
         ]
         lines += [f"| {i + 1} | {r['name']} | {r['parameters']:,} | {nats:.2f} | {r['paper_nats']} |" for i, (nats, r) in enumerate(at_epoch)]
         lines.append("")
+    lines += _render_equal_time_references(results)
     for key, title, label, name in (
         ("likelihood", "Test NLL per epoch (nats; the VAE: -ELBO), all 10,000 test images", "nats", "quality_nll.png"),
         ("fid", "FID per epoch, 5,000 samples", "FID", "quality_fid.png"),
@@ -487,6 +516,7 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
                 "train_speed.json": _render_train_speed,
                 "gan_tips.json": _render_gan_tips,
                 "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
+                "pixel_cnn_pp_2levels.json": _render_pixel_cnn_pp_likelihood,
                 "pixel_cnn_pp_256levels.json": _render_pixel_cnn_pp_likelihood,
             }.get(name, _render_serving)
             sections.append(render_section(result))

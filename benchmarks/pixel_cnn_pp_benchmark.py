@@ -14,12 +14,13 @@ images is recorded), then, in interleaved rounds so that load from other process
 both (`--train_steps` steps of batch 128 each per round, images/s). Goals (issue 17): >= 50x at batch 16,
 <= 10 forward passes at batch 64, training >= 1x.
 
-`--mode=likelihood` (results `benchmarks/results/pixel_cnn_pp_256levels.json`): trains both from their own
-initialisation for the same training wall time (`--seconds` each; default the time our 256-level PixelCNN
-trained, as `benchmarks/tfp_pixel_cnn.py` does), alternating blocks of `--block_steps` steps in one process,
-so both train under the same machine load; then test bits/dim of both, our model saved as
-`<workdir>/model.keras` and 16 of its samples as `benchmarks/figures/pixel_cnn_pp_256levels.png`. Progress
-is checkpointed in `--workdir` every `--checkpoint_every` blocks; the same command resumes an interrupted run.
+`--mode=likelihood` (results `benchmarks/results/pixel_cnn_pp_Nlevels.json`, N = `--num_levels`): trains both
+from their own initialisation for the same training wall time (`--seconds` each; default the time our PixelCNN
+trained at those levels, as `benchmarks/tfp_pixel_cnn.py` does), alternating blocks of `--block_steps` steps
+in one process, so both train under the same machine load; then test bits/dim of both, our model saved as
+`<workdir>/model.keras` and 16 of its samples as `benchmarks/figures/pixel_cnn_pp_Nlevels.png`. Progress is
+checkpointed in `--workdir` (default `runs/bench/pixel_cnn_pp_Nlevels`) every `--checkpoint_every` blocks; the
+same command resumes an interrupted run.
 
 `tfd.PixelCNN` needs Keras 2 (`tf_keras`); only the reference's side of this script uses it.
 """
@@ -48,11 +49,13 @@ _PORT_STEPS = flags.DEFINE_integer("port_steps", 20, "speed: training steps of t
 _REPEATS = flags.DEFINE_integer("repeats", 3, "speed: interleaved rounds of every timed call.")
 _FORWARD_REPEATS = flags.DEFINE_integer("forward_repeats", 5, "speed: forward passes per round (their mean is one).")
 _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 10, "speed: training steps of each model per round.")
-_SECONDS = flags.DEFINE_float("seconds", None, "likelihood: training seconds of each model (default: pixel_cnn_256levels').")
+_SECONDS = flags.DEFINE_float(
+    "seconds", None, "likelihood: training seconds of each model (default: our pixel_cnn's at the same levels)."
+)
 _BLOCK_STEPS = flags.DEFINE_integer("block_steps", 10, "likelihood: steps of one model before the other's turn.")
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 10, "likelihood: blocks between checkpoints.")
 _TEST_TAKE = flags.DEFINE_integer("test_take", None, "likelihood: test batches of 500 to score (quick checks only; default all).")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/bench/pixel_cnn_pp_256levels", "likelihood: checkpoints and model.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "likelihood: checkpoints and model (default runs/bench/RUN).")
 _OUT_DIR = flags.DEFINE_string("out_dir", "benchmarks/results", "Where the result JSON goes.")
 _FIGURES = flags.DEFINE_string("figures_dir", "benchmarks/figures", "Where the PNG of samples goes.")
 
@@ -176,18 +179,27 @@ def speed():
     _write(result, "pixel_cnn_pp_speed.json")
 
 
-def _budget():
+def _suffix(levels):
+    """The result-name suffix of a level count, as `benchmarks.train_benchmark` names its results."""
+    return "" if levels == 2 else f"_{levels}levels"
+
+
+def _budget(levels):
     if _SECONDS.value is not None:
         return _SECONDS.value, None
-    with open(os.path.join(_OUT_DIR.value, "pixel_cnn_256levels.json")) as f:
-        return json.load(f)["train_wall_seconds"], "pixel_cnn_256levels"
+    matched_to = f"pixel_cnn{_suffix(levels)}"
+    with open(os.path.join(_OUT_DIR.value, f"{matched_to}.json")) as f:
+        return json.load(f)["train_wall_seconds"], matched_to
 
 
 def likelihood():
     levels = _NUM_LEVELS.value
     pair = _Pair(levels, _LEARNING_RATE.value)
     batches, test = _data(levels, pair.batch_size)
-    seconds, matched_to = _budget()
+    seconds, matched_to = _budget(levels)
+    # `pixel_cnn_pp.json` is train_benchmark's; this comparison always names its levels.
+    run = f"pixel_cnn_pp_{levels}levels"
+    workdir = _WORKDIR.value or os.path.join("runs", "bench", run)
     pair.tfp_step(next(batches))  # Data-dependent weight-norm initialisation (and tracing), outside the clock.
     pair.ours_step(next(batches))
     clock = {name: tf.Variable(0.0, dtype=tf.float64) for name in ("ours_seconds", "tfp_seconds")}
@@ -196,7 +208,7 @@ def likelihood():
         model=pair.model, optimizer=pair.model.optimizer, tfp_network=pair.dist.network,
         tfp_optimizer=pair.tfp_optimizer, **clock, **steps,
     )
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(_WORKDIR.value, "checkpoints"), max_to_keep=2)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f"resumed from {manager.latest_checkpoint}", flush=True)
@@ -219,14 +231,14 @@ def likelihood():
     manager.save()
 
     bits = pair.test_bits_per_dim(test if _TEST_TAKE.value is None else test.take(_TEST_TAKE.value))
-    os.makedirs(_WORKDIR.value, exist_ok=True)
-    pair.model.save(os.path.join(_WORKDIR.value, "model.keras"))
+    os.makedirs(workdir, exist_ok=True)
+    pair.model.save(os.path.join(workdir, "model.keras"))
     samples = pair.model.sample(16, seed=1).numpy()
     os.makedirs(_FIGURES.value, exist_ok=True)
     figure = visualize.save_grid(
-        os.path.join(_FIGURES.value, "pixel_cnn_pp_256levels.png"), samples / (levels - 1), num_cols=8, scale=2
+        os.path.join(_FIGURES.value, f"{run}.png"), samples / (levels - 1), num_cols=8, scale=2
     )
-    result = {"run": "pixel_cnn_pp_256levels", "architecture": pair.arch, "num_levels": levels, "batch_size": pair.batch_size}
+    result = {"run": run, "architecture": pair.arch, "num_levels": levels, "batch_size": pair.batch_size}
     for name, label in (("ours", "pixel_cnn_pp"), ("tfp", "tfp")):
         taken, spent = int(steps[f"{name}_steps"].numpy()), float(clock[f"{name}_seconds"].numpy())
         result[label] = {
@@ -241,13 +253,13 @@ def likelihood():
             "budget_matched_to": matched_to,
             "test_images": "all" if _TEST_TAKE.value is None else 500 * _TEST_TAKE.value,
             "schedule": f"alternating blocks of {_BLOCK_STEPS.value} steps in one process",
-            "model_path": os.path.join(_WORKDIR.value, "model.keras"),
+            "model_path": os.path.join(workdir, "model.keras"),
             "figure": figure,
             **common.provenance("benchmarks.pixel_cnn_pp_benchmark"),
             "tensorflow_probability": tfp.__version__,
         }
     )
-    _write(result, "pixel_cnn_pp_256levels.json")
+    _write(result, f"{run}.json")
 
 
 def _write(result, name):

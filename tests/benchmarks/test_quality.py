@@ -92,6 +92,18 @@ def test_the_model_quality_section_ranks_at_equal_epochs_and_draws_the_curves(tm
         assert Image.open(tmp_path / "figures" / name).size == (720, 440)
 
 
+def test_each_reference_sits_beside_the_run_whose_wall_time_it_had():
+    ours = dict(_fake_result("diagonal_bilstm", "diagonal_bilstm", "val_nll", [100, 93], nll=93.0),
+                train_config={"num_levels": 2})
+    reference = dict(_fake_result("tfp_pixel_cnn", "tfp.distributions.PixelCNN", "val_nll", [], nll=95.5),
+                     parameters=625000, epochs=14.3, budget_matched_to="quality:diagonal_bilstm", history=[])
+    unmatched = dict(reference, name="tfp_pixel_cnn_256levels", budget_matched_to="quality:not_run")
+    lines = make_results._render_equal_time_references([ours, reference, unmatched])
+    rows = [line for line in lines if line.startswith("| 2 ")]
+    assert rows == ["| 2 | diagonal_bilstm | 1,000 | 2 | 93.00 (0.1711) | 625,000 | 14.3 | 95.50 (0.1757) | ours |"]
+    assert make_results._render_equal_time_references([ours]) == []
+
+
 def test_line_plot_draws_every_series_and_refuses_nothing_to_plot(tmp_path):
     path = plot.line_plot(str(tmp_path / "p.png"), {"a": [(1, 2.0), (2, 1.0)], "b": [(1, 3.0)]}, "t", "x", "y")
     pixels = np.asarray(Image.open(path))

@@ -129,6 +129,24 @@ def test_fit_improves_the_likelihood_and_keras_reload_is_identical(tmp_path, nam
     assert clone.get_config() == model.get_config()
 
 
+def test_gated_first_kernel_size_widens_the_receptive_field_and_stays_causal():
+    shape, (i, j) = (12, 12, 1), (11, 6)
+    kwargs = dict(image_shape=shape, filters=4, num_layers=3, output_filters=8)
+    wide_model = GatedPixelCNN(first_kernel_size=7, **kwargs)
+    narrow, wide = _dependency(GatedPixelCNN(**kwargs))[i * 12 + j], _dependency(wide_model)
+    assert (wide[np.triu(np.ones(wide.shape, bool))] == 0).all(), "an output reads its own or a future pixel"
+    rows_above = lambda row: i - min(r for r in range(12) if row.reshape(12, 12)[r].max() > 0)
+    # Three 3 x 3 layers reach 4 rows up; a 7 x 7 first layer adds the 2 rows more its half-width gives.
+    assert (rows_above(narrow), rows_above(wide[i * 12 + j])) == (4, 6)
+    assert wide_model.count_params() < 1.3 * GatedPixelCNN(**kwargs).count_params()
+    clone = GatedPixelCNN.from_config(wide_model.get_config())
+    clone.set_weights(wide_model.get_weights())
+    images = np.ones((2,) + shape, "int32")
+    np.testing.assert_array_equal(clone.log_prob(images).numpy(), wide_model.log_prob(images).numpy())
+    with pytest.raises(ValueError, match="first_kernel_size"):
+        GatedPixelCNN(first_kernel_size=4, **kwargs)
+
+
 def test_gated_pixel_cnn_is_conditional():
     model = _tiny("gated_pixel_cnn", (4, 4, 1), num_classes=3)
     images = np.zeros((2, 4, 4, 1), "int32")

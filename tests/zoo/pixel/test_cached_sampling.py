@@ -11,6 +11,9 @@ TINY = {
     "pixel_cnn": lambda **kw: PixelCNN(filters=8, num_blocks=2, output_filters=8, **kw),
     "gated_pixel_cnn": lambda **kw: GatedPixelCNN(filters=6, num_layers=3, output_filters=8, **kw),
     "gated_pixel_cnn_conditional": lambda **kw: GatedPixelCNN(filters=6, num_layers=3, output_filters=8, num_classes=3, **kw),
+    "gated_pixel_cnn_first_kernel_7": lambda **kw: GatedPixelCNN(
+        filters=6, num_layers=2, output_filters=8, first_kernel_size=7, **kw
+    ),
     "row_lstm": lambda **kw: RowLSTM(hidden=6, num_layers=2, output_filters=8, **kw),
     "diagonal_bilstm": lambda **kw: DiagonalBiLSTM(hidden=6, num_layers=2, output_filters=8, **kw),
 }
