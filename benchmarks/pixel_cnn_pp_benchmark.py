@@ -179,15 +179,10 @@ def speed():
     _write(result, "pixel_cnn_pp_speed.json")
 
 
-def _suffix(levels):
-    """The result-name suffix of a level count, as `benchmarks.train_benchmark` names its results."""
-    return "" if levels == 2 else f"_{levels}levels"
-
-
 def _budget(levels):
     if _SECONDS.value is not None:
         return _SECONDS.value, None
-    matched_to = f"pixel_cnn{_suffix(levels)}"
+    matched_to = "pixel_cnn" if levels == 2 else f"pixel_cnn_{levels}levels"  # As tfp_pixel_cnn names it.
     with open(os.path.join(_OUT_DIR.value, f"{matched_to}.json")) as f:
         return json.load(f)["train_wall_seconds"], matched_to
 
