@@ -69,6 +69,7 @@ CHECK_RTOL = {"autoregressive": 1e-3, "vae": 1e-3, "gan": 1e-2, "cyclegan": 1e-3
 #: classifier, whose weights and manifest `trainers.train_classifier` writes in place. Check slices are small, so a test re-evaluates one in seconds.
 SOURCES = {
     "vae_fashion_mnist": ("quality:vae", "elbo_nats", 200),
+    "cvae_fashion_mnist": ("quality:cvae", "elbo_nats", 200),
     "dcgan_fashion_mnist": ("quality:dcgan", "fid", 500),
     "gan_fashion_mnist": ("quality:gan", "fid", 500),
     "pixel_cnn_fashion_mnist": ("quality:pixel_cnn", "bits_per_dim", 100),
