@@ -27,7 +27,7 @@ def test_every_run_resolves_with_its_learning_curve_switched_on():
 
 
 def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
-    names = ["pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp"]
+    names = ["pixel_cnn", "gated_pixel_cnn", "gated_pixel_cnn_wide", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp"]
     counts = [quality.parameter_count(n) for n in names]
     assert len(names) >= 4 and max(counts) <= 1.5 * min(counts)
     assert len({quality.RUNS[n].epochs for n in names}) == 1 and quality.RUNS[names[0]].epochs >= 10
