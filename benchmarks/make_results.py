@@ -318,10 +318,10 @@ def _render_pixel_cnn_pp_likelihood(result):
     ]
     for label, name in (("pixel_cnn_pp", "PixelCNNPlusPlus (ours)"), ("tfp", "tfp.distributions.PixelCNN")):
         r = result[label]
-        lines.append(f"| {name} | {r['steps']:,} | {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.3f} |")
+        lines.append(f"| {name} | {r['steps']:,} | {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.4f} |")
     for run, r in result.get("compared_with", {}).items():  # Rows of other result files, named there.
         lines.append(f"| {run} (`{r['result_file']}`, {r['train_wall_seconds']:,.0f} s) | {r['steps']:,} "
-                     f"| {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.3f} |")
+                     f"| {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.4f} |")
     figure = os.path.relpath(result["figure"], _HERE)
     return lines + ["", f"![{result['run']}]({figure})", "", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
 
