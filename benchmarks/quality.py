@@ -140,9 +140,9 @@ for _model, (_kwargs, _note) in _AR_CONFIGS.items():
     )
 # Why the Gated PixelCNN ends above PixelCNN at equal epochs (RESULTS.md): its 24-channel state against PixelCNN's
 # 64 at about the same parameter count. Wider and one layer shallower, still within 1.3x of PixelCNN's size.
-RUNS["gated_pixel_cnn_wide"] = QualityRun(
-    model="gated_pixel_cnn", epochs=_AR_EPOCHS, model_kwargs={"filters": 28, "num_layers": 6, "first_kernel_size": 7},
-    num_levels=2, note="Gated PixelCNN, 6 gated layers of 28 filters, the first 7 x 7: the width question",
+RUNS["gated_pixel_cnn_wide"] = dataclasses.replace(
+    RUNS["gated_pixel_cnn"], model_kwargs={"filters": 28, "num_layers": 6, "first_kernel_size": 7},
+    note="Gated PixelCNN, 6 gated layers of 28 filters, the first 7 x 7: the width question",
 )
 
 _RUN = flags.DEFINE_string("run", None, "Name of the run to train and score (see --list).")
