@@ -34,6 +34,7 @@ from trainers import callbacks as zoo_callbacks
 from trainers import data, distribute, registry
 from zoo.classifier import pretrained
 from zoo.gan import losses
+from zoo import ops
 from zoo.gan.gan import GAN
 from zoo.utils import atomic
 
@@ -383,7 +384,8 @@ def _metrics(cfg, model, strategy, run, results):
 def train_and_evaluate(config: TrainConfig):
     """Trains `config.model` on `config.dataset`, evaluates it, and writes the run's files to the workdir.
 
-    In order: the model in the strategy's scope and the datasets (`_model_and_datasets`), the restored backup (and the batches of
+    In order: the model in the strategy's scope and the datasets (`_model_and_datasets`), the model's data-dependent
+    initialisation if it has one (PixelCNN++ with weight normalisation), the restored backup (and the batches of
     the restored epochs skipped), callbacks (`_callbacks`), `fit` (`_fit`), evaluation, then the final model, the
     last sample grid and `metrics.json`.
 
@@ -408,6 +410,10 @@ def train_and_evaluate(config: TrainConfig):
     keras.utils.set_random_seed(cfg.seed)
     prep = cfg.preprocessing()
     model, train_ds, test_ds, classes, steps_per_epoch = _model_and_datasets(cfg, prep, strategy)
+    if getattr(model, "data_dependent_init", False):
+        # Also when resuming (the restore then overwrites it), so that a resumed run reads the training data as
+        # many times as the run it resumes and its replayed shuffles stay the same.
+        model.initialize_from_data(*ops.unpack_batch(next(iter(train_ds)), conditional=bool(classes)))
     backup = _backup(cfg, chief)
     start_epoch = backup.restore(model)
     if steps_per_epoch:

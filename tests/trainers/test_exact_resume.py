@@ -4,7 +4,8 @@ Each run is a separate process, as after a real kill. The killed run kills itsel
 chosen training batch, in the middle of an epoch after the first backup; the rerun restores the backup
 (weights, optimizers, random streams) and replays the input pipeline to the restored epoch. Stochastic
 binarization (VAE, PixelCNN), GAN latents and the WGAN-GP penalty's mixing noise all draw from seeded streams
-that must continue exactly where the uninterrupted run had them.
+that must continue exactly where the uninterrupted run had them; PixelCNN++'s data-dependent initialisation
+reads a batch in both runs, so the pipeline's shuffles stay aligned.
 """
 
 import json
@@ -28,6 +29,9 @@ _CONFIGS = {
     "dcgan": dict(model_kwargs={"latent_dim": 4, "filters": 8}),
     "wgan_gp": dict(model_kwargs={"latent_dim": 4, "filters": 8, "d_steps": 2}),
     "pixel_cnn": dict(model_kwargs={"filters": 4, "num_blocks": 1, "output_filters": 8}, binarize="stochastic"),
+    # Weight normalisation initialised from a training batch, in the killed run and in the rerun alike.
+    "pixel_cnn_pp": dict(model_kwargs={"num_resnet": 1, "num_hierarchies": 1, "num_filters": 4, "num_logistic_mix": 2,
+                                       "weight_norm": True}),
 }
 
 # Runs one training; with a kill batch, SIGKILLs itself at the end of that (global) training batch.

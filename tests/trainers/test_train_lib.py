@@ -193,3 +193,23 @@ def test_a_gan_with_fresh_real_batches_gets_k_images_per_row_and_a_per_epoch_fid
     assert int(model.g_optimizer.iterations) == 3 and int(model.d_optimizer.iterations) == 6
     with pytest.raises(ValueError, match="quality_samples"):
         train_lib.TrainConfig(model="gan", workdir="w", quality_samples=-1).resolved()
+
+
+def test_a_model_with_a_data_dependent_init_starts_from_a_training_batch(tmp_path, monkeypatch):
+    from zoo.pixel.pixel_cnn_pp import PixelCNNPlusPlus
+
+    seen = []
+    initialize = PixelCNNPlusPlus.initialize_from_data
+
+    def recording(self, images, labels=None):
+        seen.append((tuple(images.shape), int(np.max(images))))
+        return initialize(self, images, labels)
+
+    monkeypatch.setattr(PixelCNNPlusPlus, "initialize_from_data", recording)
+    tiny = {"num_resnet": 1, "num_hierarchies": 1, "num_filters": 4, "num_logistic_mix": 2}
+    config = _config(tmp_path, model="pixel_cnn_pp", epochs=1, steps_per_epoch=1, batch_size=8, train_take=16,
+                     eval_take=8, num_grid_samples=0, learning_rate=1e-3)
+    train_lib.train_and_evaluate(dataclasses.replace(config, model_kwargs={**tiny, "weight_norm": True}))
+    assert len(seen) == 1 and seen[0][0] == (8, 28, 28, 1) and seen[0][1] > 1  # 256-level training images
+    train_lib.train_and_evaluate(dataclasses.replace(config, workdir=str(tmp_path / "plain"), model_kwargs=tiny))
+    assert len(seen) == 1  # Without weight normalisation there is nothing to initialise.

@@ -57,6 +57,12 @@ class AutoregressiveModel(SingleOptimizerMixin, PresetMixin, keras.Model):
         """Outputs per colour channel: 1 Bernoulli logit, or one logit per level."""
         return 1 if self.num_levels == 2 else self.num_levels
 
+    @property
+    def data_dependent_init(self):
+        """Whether `initialize_from_data(batch)` should run once before training (PixelCNN++ with weight
+        normalisation); False here."""
+        return False
+
     def _finish_build(self):
         """Subclasses call this at the end of `__init__`: runs the network once so every weight exists."""
         images = tf.zeros((1,) + self.image_shape)

@@ -25,7 +25,7 @@ import tensorflow_probability as tfp
 from zoo import ops
 from zoo.pixel.autoregressive import AutoregressiveModel
 from zoo.pixel.pixel_cnn_pp_cached import CachedPixelCNNPlusPlus
-from zoo.pixel.pixel_cnn_pp_layers import GatedResnet, ShiftedConv2D, ShiftedConv2DTranspose
+from zoo.pixel.pixel_cnn_pp_layers import GatedResnet, ShiftedConv2D, ShiftedConv2DTranspose, dense_layer
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -82,6 +82,10 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         receptive_field_dims: `(rows, cols)` seen above and around a pixel per convolution; rows >= 3, cols
             odd. Default (3, 3).
         dropout_p: dropout before each block's second convolution, in training. Default 0.5.
+        weight_norm: weight normalisation of every convolution and dense layer, as the paper and
+            `tfd.PixelCNN` (`use_weight_norm=True`) train them; call `initialize_from_data` on a training batch
+            before training (`trainers.train` does) for their data-dependent initialisation. Default False
+            (plain kernels, what `from_tfp` and models saved without it build).
         seed: seed of sampling draws made without an explicit seed.
 
     Example:
@@ -89,6 +93,8 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         ...                          num_hierarchies=2, num_filters=32, num_logistic_mix=5, dropout_p=0.0)
         >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
         >>> model.fit(levels, epochs=1)
+        >>> normalised = PixelCNNPlusPlus(image_shape=(28, 28, 1), weight_norm=True)
+        >>> normalised.initialize_from_data(first_batch)      # before fit, as tfd.PixelCNN does at its first call
         >>> model.log_prob(test_levels)          # exact, nats per image
         >>> model.sample(16, seed=0)             # cached sampler
 
@@ -108,6 +114,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         num_logistic_mix=10,
         receptive_field_dims=(3, 3),
         dropout_p=0.5,
+        weight_norm=False,
         seed=None,
         **kwargs,
     ):
@@ -132,31 +139,37 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self.num_resnet, self.num_hierarchies = int(num_resnet), int(num_hierarchies)
         self.num_filters, self.num_logistic_mix = int(num_filters), int(num_logistic_mix)
         self.receptive_field_dims, self.dropout_p = dims, float(dropout_p)
+        self.weight_norm = bool(weight_norm)
 
         geometry = stack_geometry(dims)
         f = self.num_filters
 
         def block(stack, skip):
-            return GatedResnet(f, *geometry[stack], skip=skip, dropout_p=self.dropout_p, num_classes=num_classes)
+            return GatedResnet(f, *geometry[stack], skip=skip, dropout_p=self.dropout_p, num_classes=num_classes,
+                               weight_norm=self.weight_norm)
+
+        def conv(kind, **kwargs):
+            return ShiftedConv2D(f, *geometry[kind], weight_norm=self.weight_norm, **kwargs)
 
         # Created in `tfd.PixelCNN`'s order, which `from_tfp` relies on (see `_layers_in_tfp_order`).
-        self.vertical_init = ShiftedConv2D(f, *geometry["vertical_init"], name="vertical_init")
-        self.horizontal_up_init = ShiftedConv2D(f, *geometry["horizontal_up_init"], name="horizontal_up_init")
-        self.horizontal_left_init = ShiftedConv2D(f, *geometry["horizontal_left_init"], name="horizontal_left_init")
+        self.vertical_init = conv("vertical_init", name="vertical_init")
+        self.horizontal_up_init = conv("horizontal_up_init", name="horizontal_up_init")
+        self.horizontal_left_init = conv("horizontal_left_init", name="horizontal_left_init")
         down_blocks, downsamples, up_blocks, upsamples = [], [], [], []
         for i in range(self.num_hierarchies):
             down_blocks.append([[block("vertical", False), block("horizontal", True)] for _ in range(self.num_resnet)])
             if i < self.num_hierarchies - 1:
-                downsamples.append([ShiftedConv2D(f, *geometry[f"{s}_down"], strides=2) for s in ("vertical", "horizontal")])
+                downsamples.append([conv(f"{s}_down", strides=2) for s in ("vertical", "horizontal")])
         for i in range(self.num_hierarchies):
             count = self.num_resnet if i == 0 else self.num_resnet + 1
             up_blocks.append([[block("vertical", True), block("horizontal", True)] for _ in range(count)])
             if i < self.num_hierarchies - 1:
                 upsamples.append(
-                    [ShiftedConv2DTranspose(f, *geometry[f"{s}_up"], strides=2) for s in ("vertical", "horizontal")]
+                    [ShiftedConv2DTranspose(f, *geometry[f"{s}_up"], strides=2, weight_norm=self.weight_norm)
+                     for s in ("vertical", "horizontal")]
                 )
         self.down_blocks, self.downsamples, self.up_blocks, self.upsamples = down_blocks, downsamples, up_blocks, upsamples
-        self.output_dense = keras.layers.Dense(self.num_logistic_mix * self._outputs_per_component, name="mixture")
+        self.output_dense = dense_layer(self.num_logistic_mix * self._outputs_per_component, self.weight_norm, "mixture")
         self._finish_build()
 
     @property
@@ -258,6 +271,37 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         value = tf.math.ceil(loc + scale * (tf.math.log(u) - tf.math.log1p(-u)) - 0.5)
         return tf.cast(tf.clip_by_value(value, 0.0, float(self.num_levels - 1)), tf.int32)
 
+    @property
+    def data_dependent_init(self):
+        """Whether `initialize_from_data` sets initial weights (with `weight_norm`)."""
+        return self.weight_norm
+
+    def initialize_from_data(self, images, labels=None):
+        """Data-dependent initialisation of weight normalisation, from one batch (Salimans & Kingma, 2016).
+
+        Runs the network once over `images`; each layer in turn sets its scales `g` and its bias so that its
+        output has zero mean and unit variance per filter on the batch, given the layers before it already
+        initialised. What `tfd.PixelCNN` does at its first call. Call it once, before training.
+
+        Args:
+            images: int levels `(batch, H, W, C)`, a training batch.
+            labels: int class labels `(batch,)` for a conditional model.
+
+        Raises:
+            ValueError: the model was built without `weight_norm`.
+        """
+        if not self.weight_norm:
+            raise ValueError("`initialize_from_data` needs a model built with weight_norm=True; this one has plain kernels.")
+        images, labels = self._check(images, labels)
+        layers = self._layers_in_tfp_order()
+        for layer in layers:
+            layer._initializing = True
+        try:
+            self._logits(self._to_unit(images), labels, training=False)
+        finally:
+            for layer in layers:
+                layer._initializing = False
+
     def _cached_sampler(self, batch_size, labels):
         return CachedPixelCNNPlusPlus(self, batch_size, labels)
 
@@ -299,7 +343,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             seed: seed of the new model's sampling draws.
 
         Returns:
-            A `PixelCNNPlusPlus` (dropout as in `distribution`).
+            A `PixelCNNPlusPlus` with plain kernels (`weight_norm=False`; dropout as in `distribution`).
 
         Raises:
             TypeError: `distribution` is not a `tfd.PixelCNN`.
@@ -367,6 +411,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                 "num_logistic_mix": self.num_logistic_mix,
                 "receptive_field_dims": self.receptive_field_dims,
                 "dropout_p": self.dropout_p,
+                "weight_norm": self.weight_norm,
             }
         )
         return config

@@ -7,6 +7,10 @@ optimizer step). Here the masked-out taps are never stored: a `ShiftedConv2D` ke
 rectangle and pads (or crops) the input so that every output reads exactly the inputs the masked "same"
 convolution reads. It is the same function with fewer weights and fewer multiplications, causal from the
 first call, and its geometry (`offsets`) is explicit, which is what the cached sampler needs.
+
+With `weight_norm=True` every convolution and dense layer keeps its kernel as a direction `v` and a scale `g`
+per output filter, `kernel = g * v / ||v||`, as PixelCNN++ and `tfd.PixelCNN` train them (Salimans & Kingma,
+"Weight Normalization", NeurIPS 2016). `kernel` is then a tensor computed from the two.
 """
 
 import keras
@@ -35,9 +39,107 @@ def _check_valid(kernel_size, valid_rows, valid_cols):
             raise ValueError(f"`{name}` must be (start, stop) with 0 <= start < stop <= {size}; got {(start, stop)}.")
 
 
-class _ShiftedBase(keras.layers.Layer):
-    def __init__(self, filters, kernel_size, valid_rows=None, valid_cols=None, strides=1, **kwargs):
+class _WeightNormalized(keras.layers.Layer):
+    """A layer with a `kernel` and a `bias`, the kernel optionally weight-normalised.
+
+    With `weight_norm`, the variables are `v` (stored under the name "kernel"), `bias` and `g`, and
+    `kernel = g * v / ||v||`, the norm over every axis but the output filters'. `g` starts at `||v||`, so
+    the layer starts as the plain one would; a data-dependent initialisation pass (the model's
+    `initialize_from_data`) sets `g` and `bias` so that the output has zero mean and unit variance per filter on
+    a batch. Subclasses create their weights with `_add_kernel_and_bias` and compute `_output(linear)`.
+    """
+
+    def __init__(self, weight_norm=False, **kwargs):
         super().__init__(**kwargs)
+        self.weight_norm = bool(weight_norm)
+        self._initializing = False  # Set by the model for its one data-dependent initialisation pass.
+
+    def _add_kernel_and_bias(self, shape, filter_axis):
+        self._filter_axis = filter_axis % len(shape)
+        self._norm_axes = [axis for axis in range(len(shape)) if axis != self._filter_axis]
+        self._v = self.add_weight(name="kernel", shape=shape, initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(shape[self._filter_axis],), initializer="zeros")
+        if self.weight_norm:
+            self.g = self.add_weight(name="g", shape=(shape[self._filter_axis],), initializer="ones")
+            self.g.assign(tf.sqrt(tf.reduce_sum(tf.square(self._v), axis=self._norm_axes)))
+
+    def _direction(self):
+        return tf.nn.l2_normalize(self._v, axis=self._norm_axes)
+
+    @property
+    def kernel(self):
+        """The kernel the layer applies: the variable itself, or `g * v / ||v||` with `weight_norm`."""
+        if not self.weight_norm:
+            return self._v
+        shape = [1] * len(self._v.shape)
+        shape[self._filter_axis] = -1
+        return self._direction() * tf.reshape(self.g, shape)
+
+    def _output(self, linear):
+        """`linear(kernel) + bias`, `linear` the layer's bias-free map of a kernel. In the initialisation pass,
+        first sets `g` and `bias` from the statistics of `linear(v / ||v||)` on this batch."""
+        if not self._initializing:
+            return tf.nn.bias_add(linear(self.kernel), self.bias)
+        outputs = linear(self._direction())
+        mean, variance = tf.nn.moments(outputs, axes=list(range(len(outputs.shape) - 1)))
+        scale = tf.math.rsqrt(variance + 1e-10)  # The epsilon of tfp.layers.weight_norm.
+        self.g.assign(scale)
+        self.bias.assign(-mean * scale)
+        return (outputs - mean) * scale
+
+    def get_config(self):
+        config = super().get_config()
+        config["weight_norm"] = self.weight_norm
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class WeightNormDense(_WeightNormalized):
+    """A dense layer on the last axis with a weight-normalised kernel (`weight_norm=False`: a plain one).
+
+    PixelCNN++'s skip and output projections when the model is built with `weight_norm=True`.
+
+    Args:
+        units: output features.
+        weight_norm: keep the kernel as `g * v / ||v||`. Default True.
+
+    Example:
+        >>> projection = WeightNormDense(32)
+        >>> projection(tf.zeros([2, 28, 28, 64])).shape               # (2, 28, 28, 32)
+
+    References:
+        Salimans & Kingma, "Weight Normalization: A Simple Reparameterization to Accelerate Training of Deep
+        Neural Networks", NeurIPS 2016.
+    """
+
+    def __init__(self, units, weight_norm=True, **kwargs):
+        super().__init__(weight_norm=weight_norm, **kwargs)
+        self.units = int(units)
+
+    def build(self, input_shape):
+        self._add_kernel_and_bias((int(input_shape[-1]), self.units), filter_axis=-1)
+
+    def call(self, inputs):
+        return self._output(lambda kernel: keras.ops.matmul(inputs, kernel))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config["units"] = self.units
+        return config
+
+
+def dense_layer(units, weight_norm, name=None):
+    """A `WeightNormDense` with `weight_norm`, else a plain `keras.layers.Dense` (what models saved before
+    weight normalisation hold)."""
+    return WeightNormDense(units, name=name) if weight_norm else keras.layers.Dense(units, name=name)
+
+
+class _ShiftedBase(_WeightNormalized):
+    def __init__(self, filters, kernel_size, valid_rows=None, valid_cols=None, strides=1, weight_norm=False, **kwargs):
+        super().__init__(weight_norm=weight_norm, **kwargs)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.valid_rows = (0, self.kernel_size[0]) if valid_rows is None else _pair(valid_rows, "valid_rows")
@@ -76,6 +178,7 @@ class ShiftedConv2D(_ShiftedBase):
         valid_rows: `(start, stop)` kernel rows that exist. Default all.
         valid_cols: `(start, stop)` kernel columns that exist. Default all.
         strides: int or pair. Default 1.
+        weight_norm: keep the kernel as `g * v / ||v||` (see the module docstring). Default False.
 
     Example:
         >>> up = ShiftedConv2D(32, (3, 3), valid_rows=(0, 2))        # rows above and the current one
@@ -86,10 +189,7 @@ class ShiftedConv2D(_ShiftedBase):
     """
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            name="kernel", shape=self.taps + (int(input_shape[-1]), self.filters), initializer="glorot_uniform"
-        )
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self._add_kernel_and_bias(self.taps + (int(input_shape[-1]), self.filters), filter_axis=-1)
 
     def offsets(self, input_size):
         """`(row, col)` offset of the first tap, for an input of spatial size `(height, width)`."""
@@ -109,7 +209,7 @@ class ShiftedConv2D(_ShiftedBase):
             before = -offset
             after = (o - 1) * s + t - n - before
             x = _pad_or_crop(x, axis + 1, before, after)
-        return tf.nn.bias_add(tf.nn.conv2d(x, self.kernel, strides=self.strides, padding="VALID"), self.bias)
+        return self._output(lambda kernel: tf.nn.conv2d(x, kernel, strides=self.strides, padding="VALID"))
 
     def call_on_rows(self, strip):
         """One output row `(batch, out_width, filters)` from the `taps[0]` input rows it reads (rows outside
@@ -134,7 +234,8 @@ class ShiftedConv2DTranspose(_ShiftedBase):
     Input `i` along an axis adds into outputs `i * stride + offset + t`, `t = 0 .. taps - 1`.
 
     Args:
-        filters, kernel_size, valid_rows, valid_cols, strides: as `ShiftedConv2D`; strides default 2.
+        filters, kernel_size, valid_rows, valid_cols, strides, weight_norm: as `ShiftedConv2D`; strides
+            default 2.
 
     Example:
         >>> upsample = ShiftedConv2DTranspose(32, (2, 4), valid_cols=(0, 3), strides=2)
@@ -149,10 +250,7 @@ class ShiftedConv2DTranspose(_ShiftedBase):
 
     def build(self, input_shape):
         # (kh, kw, out, in), the layout of Keras' Conv2DTranspose.
-        self.kernel = self.add_weight(
-            name="kernel", shape=self.taps + (self.filters, int(input_shape[-1])), initializer="glorot_uniform"
-        )
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self._add_kernel_and_bias(self.taps + (self.filters, int(input_shape[-1])), filter_axis=-2)
 
     def offsets(self, input_size):
         """`(row, col)` output offset of the first tap, for an input of spatial size `(height, width)`."""
@@ -168,12 +266,16 @@ class ShiftedConv2DTranspose(_ShiftedBase):
         size = tuple(int(d) for d in inputs.shape[1:3])
         full = [(n - 1) * s + t for n, s, t in zip(size, self.strides, self.taps)]
         batch = tf.shape(inputs)[0]
-        y = tf.nn.conv2d_transpose(
-            inputs, self.kernel, tf.stack([batch, full[0], full[1], self.filters]), self.strides, padding="VALID"
-        )
-        for axis, (o, f, offset) in enumerate(zip(self.output_size(size), full, self.offsets(size))):
-            y = _pad_or_crop(y, axis + 1, offset, o - f - offset)
-        return tf.nn.bias_add(y, self.bias)
+
+        def linear(kernel):
+            y = tf.nn.conv2d_transpose(
+                inputs, kernel, tf.stack([batch, full[0], full[1], self.filters]), self.strides, padding="VALID"
+            )
+            for axis, (o, f, offset) in enumerate(zip(self.output_size(size), full, self.offsets(size))):
+                y = _pad_or_crop(y, axis + 1, offset, o - f - offset)
+            return y
+
+        return self._output(linear)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self.output_size(input_shape[1:3]) + (self.filters,)
@@ -216,6 +318,7 @@ class GatedResnet(keras.layers.Layer):
         skip: whether a skip input (the other stack or the down pass) is added after `conv_1`.
         dropout_p: dropout rate before `conv_2` (training only).
         num_classes: classes of the label added before the gate, or None.
+        weight_norm: weight-normalise both convolutions and the skip projection. Default False.
 
     Example:
         >>> block = GatedResnet(32, (3, 3), (0, 2), (0, 3))
@@ -226,15 +329,18 @@ class GatedResnet(keras.layers.Layer):
     """
 
     def __init__(
-        self, filters, kernel_size, valid_rows, valid_cols, skip=False, dropout_p=0.0, num_classes=None, **kwargs
+        self, filters, kernel_size, valid_rows, valid_cols, skip=False, dropout_p=0.0, num_classes=None,
+        weight_norm=False, **kwargs
     ):
         super().__init__(**kwargs)
         self.filters, self.kernel_size, self.skip, self.dropout_p = int(filters), kernel_size, skip, dropout_p
         self.valid_rows, self.valid_cols, self.num_classes = valid_rows, valid_cols, num_classes
-        self.conv_1 = ShiftedConv2D(filters, kernel_size, valid_rows, valid_cols, name="conv_1")
-        self.skip_dense = keras.layers.Dense(filters, name="skip") if skip else None
+        self.weight_norm = bool(weight_norm)
+        shifted = dict(valid_rows=valid_rows, valid_cols=valid_cols, weight_norm=self.weight_norm)
+        self.conv_1 = ShiftedConv2D(filters, kernel_size, name="conv_1", **shifted)
+        self.skip_dense = dense_layer(filters, self.weight_norm, name="skip") if skip else None
         self.dropout = keras.layers.Dropout(dropout_p)
-        self.conv_2 = ShiftedConv2D(2 * filters, kernel_size, valid_rows, valid_cols, name="conv_2")
+        self.conv_2 = ShiftedConv2D(2 * filters, kernel_size, name="conv_2", **shifted)
         self.class_projection = (
             keras.layers.Dense(2 * filters, kernel_initializer="random_normal", name="class_projection")
             if num_classes else None
@@ -270,6 +376,7 @@ class GatedResnet(keras.layers.Layer):
                 "skip": self.skip,
                 "dropout_p": self.dropout_p,
                 "num_classes": self.num_classes,
+                "weight_norm": self.weight_norm,
             }
         )
         return config

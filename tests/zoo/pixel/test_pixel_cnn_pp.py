@@ -132,9 +132,9 @@ def _dependency(model):
     return tf.reduce_sum(tf.abs(tf.reshape(jacobian, (n, -1, n))), axis=1).numpy()
 
 
-@pytest.mark.parametrize("image_shape", [(4, 4, 3), (4, 6, 1)])
-def test_causality_by_gradients_and_no_blind_spot(image_shape):
-    model = _perturbed(_tiny(image_shape, num_levels=16))
+@pytest.mark.parametrize("image_shape, weight_norm", [((4, 4, 3), False), ((4, 6, 1), True)])
+def test_causality_by_gradients_and_no_blind_spot(image_shape, weight_norm):
+    model = _perturbed(_tiny(image_shape, num_levels=16, weight_norm=weight_norm))
     dependency = _dependency(model)
     n, c = dependency.shape[0], image_shape[-1]
     assert (dependency[np.triu(np.ones((n, n), bool))] == 0).all(), "a conditional reads its own or a future sub-pixel"
@@ -165,7 +165,7 @@ def test_samples_follow_the_model_distribution(method):
 # Colour, class labels and 256 levels at two resolutions; binarized at three.
 @pytest.mark.parametrize(
     "image_shape, num_levels, kwargs",
-    [((4, 6, 3), 256, {"num_classes": 3}), ((4, 8, 1), 2, {"num_hierarchies": 3, "num_resnet": 2})],
+    [((4, 6, 3), 256, {"num_classes": 3, "weight_norm": True}), ((4, 8, 1), 2, {"num_hierarchies": 3, "num_resnet": 2})],
 )
 def test_cached_sample_and_complete_equal_the_naive_loop(image_shape, num_levels, kwargs):
     model = _perturbed(_tiny(image_shape, num_levels, **kwargs))
@@ -182,11 +182,14 @@ def test_cached_sample_and_complete_equal_the_naive_loop(image_shape, num_levels
     np.testing.assert_array_equal(completed[:, known], cached[:, known])
 
 
-def test_fit_improves_the_likelihood_and_keras_reload_is_identical(tmp_path):
-    model = _tiny((4, 4, 1), 4, num_classes=2, dropout_p=0.5)
+@pytest.mark.parametrize("weight_norm", [False, True])
+def test_fit_improves_the_likelihood_and_keras_reload_is_identical(tmp_path, weight_norm):
+    model = _tiny((4, 4, 1), 4, num_classes=2, dropout_p=0.5, weight_norm=weight_norm)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     images = np.tile(np.array([[3, 0, 3, 0]] * 4, "int32")[None, :, :, None], (64, 1, 1, 1))
     labels = np.arange(64) % 2
+    if weight_norm:
+        model.initialize_from_data(images[:32], labels[:32])
     before = model.evaluate(images, labels, batch_size=32, verbose=0, return_dict=True)
     model.fit(images, labels, batch_size=32, epochs=5, verbose=0)
     after = model.evaluate(images, labels, batch_size=32, verbose=0, return_dict=True)
@@ -197,6 +200,27 @@ def test_fit_improves_the_likelihood_and_keras_reload_is_identical(tmp_path):
     np.testing.assert_array_equal(restored.log_prob(images[:4], labels[:4]), model.log_prob(images[:4], labels[:4]))
     np.testing.assert_array_equal(restored.sample(2, seed=0, labels=[0, 1]), model.sample(2, seed=0, labels=[0, 1]))
     assert PixelCNNPlusPlus.from_config(model.get_config()).get_config() == model.get_config()
+
+
+def test_weight_norm_starts_as_the_plain_network_and_data_init_standardises_each_layer_in_turn():
+    images = np.random.default_rng(0).integers(0, 256, (32, 4, 4, 3)).astype(np.int32)
+    plain, normalised = _tiny((4, 4, 3)), _tiny((4, 4, 3), weight_norm=True)
+    assert normalised.data_dependent_init and not plain.data_dependent_init
+    layers = normalised._layers_in_tfp_order()
+    assert all(layer.weight_norm for layer in layers)
+    for layer in layers:  # g starts at ||v||: the kernel applied is the stored direction v itself.
+        np.testing.assert_allclose(layer.kernel, layer.weights[0], rtol=1e-5, atol=1e-6)
+    before = normalised.log_prob(images).numpy()
+    normalised.initialize_from_data(images)
+    x = 2.0 * tf.cast(images, tf.float32) / 255.0 - 1.0
+    # The first layer, and the last, which sees the batch through every layer initialised before it.
+    for outputs in (normalised.vertical_init(x), normalised._network(x, None)):
+        mean, variance = tf.nn.moments(outputs, axes=[0, 1, 2])
+        np.testing.assert_allclose(mean, 0.0, atol=1e-4)
+        np.testing.assert_allclose(variance, 1.0, rtol=1e-3)
+    assert not np.allclose(normalised.log_prob(images), before)
+    with pytest.raises(ValueError, match="weight_norm=True"):
+        plain.initialize_from_data(images)
 
 
 def test_saved_model_signatures_equal_keras(tmp_path):
