@@ -18,9 +18,12 @@ both (`--train_steps` steps of batch 128 each per round, images/s). Goals (issue
 from their own initialisation for the same training wall time (`--seconds` each; default the time our PixelCNN
 trained at those levels, as `benchmarks/tfp_pixel_cnn.py` does), alternating blocks of `--block_steps` steps
 in one process, so both train under the same machine load; then test bits/dim of both, our model saved as
-`<workdir>/model.keras` and 16 of its samples as `benchmarks/figures/pixel_cnn_pp_Nlevels.png`. Progress is
-checkpointed in `--workdir` (default `runs/bench/pixel_cnn_pp_Nlevels`) every `--checkpoint_every` blocks; the
-same command resumes an interrupted run.
+`<workdir>/model.keras` (with its training configuration, `<workdir>/config.json`, from which
+`trainers.make_presets` makes a preset) and 16 of its samples as `benchmarks/figures/pixel_cnn_pp_Nlevels.png`.
+Progress is checkpointed in `--workdir` (default `runs/bench/pixel_cnn_pp_Nlevels`) every `--checkpoint_every`
+blocks; the same command resumes an interrupted run, and once the budget is spent it only scores and saves.
+`--weight_norm` trains ours weight-normalised, initialised from the first batch as the reference is (names end
+in `_wn`).
 
 `tfd.PixelCNN` needs Keras 2 (`tf_keras`); only the reference's side of this script uses it.
 """
@@ -45,6 +48,7 @@ from zoo.utils import atomic
 _MODE = flags.DEFINE_enum("mode", "speed", ["speed", "likelihood"], "What to measure (see the module docstring).")
 _NUM_LEVELS = flags.DEFINE_integer("num_levels", 256, "Quantisation levels of the data.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate of both models.")
+_WEIGHT_NORM = flags.DEFINE_bool("weight_norm", False, "likelihood: train ours with weight_norm=True (tfd.PixelCNN has it).")
 _PORT_STEPS = flags.DEFINE_integer("port_steps", 20, "speed: training steps of the tfd.PixelCNN whose weights are ported.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "speed: interleaved rounds of every timed call.")
 _FORWARD_REPEATS = flags.DEFINE_integer("forward_repeats", 5, "speed: forward passes per round (their mean is one).")
@@ -65,15 +69,18 @@ _DATASET = "fashion_mnist"
 class _Pair:
     """Our PixelCNN++ and a `tfd.PixelCNN` of the same config, each with its Adam and a compiled train step."""
 
-    def __init__(self, levels, learning_rate):
+    def __init__(self, levels, learning_rate, weight_norm=False):
         spec = registry.get_spec("pixel_cnn_pp")
-        self.arch = dict(spec.model_kwargs)
+        # The architecture both share; weight normalisation is always on in the reference.
+        self.arch = {k: v for k, v in spec.model_kwargs.items() if k != "weight_norm"}
         self.shape = data.image_shape(_DATASET)
         self.batch_size = spec.batch_size
         self.dist = tfp.distributions.PixelCNN(image_shape=self.shape, high=levels - 1, low=0, **self.arch)
         self.tfp_optimizer = tf_keras.optimizers.Adam(learning_rate)
         keras.utils.set_random_seed(0)
-        self.model = PixelCNNPlusPlus(image_shape=self.shape, num_levels=levels, seed=0, **self.arch)
+        self.model = PixelCNNPlusPlus(
+            image_shape=self.shape, num_levels=levels, seed=0, weight_norm=weight_norm, **self.arch
+        )
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         self.ours_step = tf.function(self.model.train_step)
 
@@ -189,13 +196,17 @@ def _budget(levels):
 
 def likelihood():
     levels = _NUM_LEVELS.value
-    pair = _Pair(levels, _LEARNING_RATE.value)
+    pair = _Pair(levels, _LEARNING_RATE.value, _WEIGHT_NORM.value)
     batches, test = _data(levels, pair.batch_size)
     seconds, matched_to = _budget(levels)
     # `pixel_cnn_pp.json` is train_benchmark's; this comparison always names its levels.
-    run = f"pixel_cnn_pp_{levels}levels"
+    run = f"pixel_cnn_pp_{levels}levels" + ("_wn" if _WEIGHT_NORM.value else "")
     workdir = _WORKDIR.value or os.path.join("runs", "bench", run)
-    pair.tfp_step(next(batches))  # Data-dependent weight-norm initialisation (and tracing), outside the clock.
+    first = next(batches)
+    if pair.model.data_dependent_init:
+        pair.model.initialize_from_data(first)
+    # The reference's data-dependent initialisation (on its first call) and both tracings, outside the clock.
+    pair.tfp_step(first)
     pair.ours_step(next(batches))
     clock = {name: tf.Variable(0.0, dtype=tf.float64) for name in ("ours_seconds", "tfp_seconds")}
     steps = {name: tf.Variable(0, dtype=tf.int64) for name in ("ours_steps", "tfp_steps")}
@@ -228,12 +239,19 @@ def likelihood():
     bits = pair.test_bits_per_dim(test if _TEST_TAKE.value is None else test.take(_TEST_TAKE.value))
     os.makedirs(workdir, exist_ok=True)
     pair.model.save(os.path.join(workdir, "model.keras"))
+    train_config = {
+        "model": "pixel_cnn_pp", "dataset": _DATASET, "num_levels": levels, "batch_size": pair.batch_size,
+        "learning_rate": _LEARNING_RATE.value, "model_kwargs": {**pair.arch, "weight_norm": _WEIGHT_NORM.value},
+        "seconds": seconds, "workdir": workdir,
+    }
+    atomic.write_json(os.path.join(workdir, "config.json"), train_config, indent=2, sort_keys=True)
     samples = pair.model.sample(16, seed=1).numpy()
     os.makedirs(_FIGURES.value, exist_ok=True)
     figure = visualize.save_grid(
         os.path.join(_FIGURES.value, f"{run}.png"), samples / (levels - 1), num_cols=8, scale=2
     )
-    result = {"run": run, "architecture": pair.arch, "num_levels": levels, "batch_size": pair.batch_size}
+    result = {"run": run, "architecture": pair.arch, "weight_norm": _WEIGHT_NORM.value, "num_levels": levels,
+              "batch_size": pair.batch_size}
     for name, label in (("ours", "pixel_cnn_pp"), ("tfp", "tfp")):
         taken, spent = int(steps[f"{name}_steps"].numpy()), float(clock[f"{name}_seconds"].numpy())
         result[label] = {

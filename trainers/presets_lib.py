@@ -75,7 +75,7 @@ SOURCES = {
     "gan_fashion_mnist": ("quality:gan", "fid", 500),
     "pixel_cnn_fashion_mnist": ("quality:pixel_cnn", "bits_per_dim", 100),
     "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
-    "pixel_cnn_pp_fashion_mnist_256levels": ("quality:pixel_cnn_pp_256levels", "bits_per_dim", 100),
+    "pixel_cnn_pp_fashion_mnist_256levels": ("pixel_cnn_pp_256levels", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist": ("quality:gated_pixel_cnn", "bits_per_dim", 100),
     "row_lstm_fashion_mnist": ("quality:row_lstm", "bits_per_dim", 100),
     "diagonal_bilstm_fashion_mnist": ("quality:diagonal_bilstm", "bits_per_dim", 50),
@@ -99,7 +99,8 @@ class MakePresetsConfig:
 
     Args:
         presets: names of the presets to make (keys of `SOURCES`). Default: all.
-        runs_dir: directory of the benchmark work directories. Default "runs/bench".
+        runs_dir: directory of the benchmark work directories (unless a result names its `model_path`). Default
+            "runs/bench".
         quality_dir: directory of the long runs of `benchmarks.quality` ("quality:NAME" sources). Default
             "runs/quality".
         results_dir: directory of the benchmark result JSONs. Default "benchmarks/results".
@@ -267,7 +268,10 @@ def run_paths(run, config):
     if run.startswith(QUALITY_PREFIX):
         name = run[len(QUALITY_PREFIX):]
         return os.path.join(config.quality_dir, name), os.path.join(config.results_dir, f"quality_{name}.json")
-    return os.path.join(config.runs_dir, run), os.path.join(config.results_dir, f"{run}.json")
+    result_path = os.path.join(config.results_dir, f"{run}.json")
+    # A benchmark that trained in a work directory of its choice (`--workdir`) names its model in the result.
+    model_path = _read_json(result_path).get("model_path")
+    return (os.path.dirname(model_path) if model_path else os.path.join(config.runs_dir, run)), result_path
 
 
 def _from_quality_result(result):
@@ -283,6 +287,21 @@ def _from_quality_result(result):
     }
 
 
+def _from_pixel_cnn_pp_result(result):
+    """A `benchmarks.pixel_cnn_pp_benchmark` likelihood result (ours beside `tfd.PixelCNN`) in the keys of a
+    benchmark result, for our model."""
+    ours = result["pixel_cnn_pp"]
+    return {
+        **result,
+        "command": result.get("benchmark_command"),
+        "steps": ours["steps"],
+        "train_wall_seconds": ours["train_wall_seconds"],
+        "train_images_per_second": ours["train_images_per_second"],
+        "test": {"bits_per_dim": ours["test_bits_per_dim"], "images": result.get("test_images"),
+                 "reference_tfp_bits_per_dim": result["tfp"]["test_bits_per_dim"]},
+    }
+
+
 def _training_record(run_dir, result_path):
     """`(train_config, training)`: the run's resolved config and its benchmark record."""
     with open(os.path.join(run_dir, "config.json")) as f:
@@ -291,6 +310,8 @@ def _training_record(run_dir, result_path):
         result = json.load(f)
     if "history" in result:
         result = _from_quality_result(result)
+    elif "pixel_cnn_pp" in result:
+        result = _from_pixel_cnn_pp_result(result)
     keys = ("command", "benchmark_command", "date", "epochs", "steps", "steps_per_epoch", "batch_size",
             "train_wall_seconds", "train_images_per_second", "cores", "machine", "tensorflow", "keras")
     training = {key: result.get(key) for key in keys}

@@ -11,6 +11,7 @@ from PIL import Image
 
 from benchmarks import make_results, plot, quality
 from trainers import presets_lib, registry
+from zoo.pixel.pixel_cnn_pp import PixelCNNPlusPlus
 from zoo import presets as zoo_presets
 
 
@@ -161,3 +162,36 @@ def test_a_cyclegan_preset_is_scored_by_its_translations_and_draws_both_ways(tmp
     assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-3)
     table = zoo_presets.presets_table(str(tmp_path / "presets"))
     assert '| `CycleGAN.from_preset("preset")` |' in table and "| cycle error A " in table
+
+
+def test_a_preset_from_the_pixel_cnn_pp_comparison_finds_its_model_and_records_ours(tmp_path, monkeypatch):
+    # What `benchmarks.pixel_cnn_pp_benchmark --mode=likelihood --workdir=...` leaves: the model and its
+    # config.json in the work directory it was given, and a result that names the model and scores both sides.
+    workdir = tmp_path / "anywhere" / "pixel_cnn_pp_vs_tfd"
+    workdir.mkdir(parents=True)
+    PixelCNNPlusPlus(image_shape=(28, 28, 1), num_levels=256, num_resnet=1, num_hierarchies=1, num_filters=4,
+                     num_logistic_mix=2, dropout_p=0.0, weight_norm=True, seed=0).save(str(workdir / "model.keras"))
+    (workdir / "config.json").write_text(json.dumps({
+        "model": "pixel_cnn_pp", "dataset": "fashion_mnist", "num_levels": 256, "batch_size": 128,
+        "workdir": str(workdir)}))
+    result = {
+        "run": "pp_tiny", "benchmark_command": "python -m benchmarks.pixel_cnn_pp_benchmark --mode=likelihood",
+        "date": "2026-12-01", "model_path": str(workdir / "model.keras"), "test_images": "all",
+        "pixel_cnn_pp": {"steps": 5, "train_wall_seconds": 2.0, "train_images_per_second": 320.0, "test_bits_per_dim": 7.9},
+        "tfp": {"steps": 4, "train_wall_seconds": 2.0, "train_images_per_second": 256.0, "test_bits_per_dim": 8.0},
+    }
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "pp_tiny.json").write_text(json.dumps(result))
+    monkeypatch.setitem(presets_lib.SOURCES, "pixel_cnn_pp_tiny", ("pp_tiny", "bits_per_dim", 20))
+    monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
+    presets_lib.make_presets(presets_lib.MakePresetsConfig(
+        presets=("pixel_cnn_pp_tiny",), runs_dir=str(tmp_path / "not_here"), results_dir=str(tmp_path / "results"),
+        output_dir=str(tmp_path / "presets"), figures=False))
+    preset = zoo_presets.Preset.from_manifest(str(tmp_path / "presets" / "pixel_cnn_pp_tiny.json"))
+    training = preset.manifest["training"]
+    assert training["command"] == result["benchmark_command"] and training["steps"] == 5
+    assert training["train_wall_seconds"] == 2.0 and training["train_images_per_second"] == 320.0
+    assert training["test_split_metrics"] == {"bits_per_dim": 7.9, "images": "all", "reference_tfp_bits_per_dim": 8.0}
+    assert preset.manifest["model_config"]["weight_norm"] is True
+    assert preset.manifest["source_model_file"].endswith(os.path.join("pixel_cnn_pp_vs_tfd", "model.keras"))
+    assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-5)

@@ -58,7 +58,9 @@ def test_every_preset_is_listed_with_data_command_metrics_and_size():
         assert row["dataset"] == "fashion_mnist" and row["preprocessing"], name
         # A long run's command may start with the thread settings it ran with (benchmarks.common.provenance).
         command = re.sub(r"^(\w+=\S+ )*", "", row["command"])
-        assert command.startswith(("python -m trainers.train", "python -m benchmarks.quality --run=")), name
+        trainers = ("python -m trainers.train", "python -m benchmarks.quality --run=",
+                    "python -m benchmarks.pixel_cnn_pp_benchmark --mode=likelihood")
+        assert command.startswith(trainers), name
         assert row["metrics"] and row["metrics_slice"] == "fashion_mnist test[:1000]", name
         assert preset.manifest["check"]["metric"] in row["metrics"], name
         figure = os.path.join(os.path.dirname(os.path.dirname(zoo.__file__)), preset.manifest["figure"])
