@@ -19,6 +19,7 @@ _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results t
 _SECTIONS = (
     "loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json", "gan_tips.json",
     "pixel_cnn_pp_speed.json", "pixel_cnn_pp_2levels.json", "pixel_cnn_pp_256levels.json",
+    "pixel_cnn_pp_2levels_wn.json", "pixel_cnn_pp_256levels_wn.json",
 )
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
 
@@ -306,8 +307,10 @@ def _render_pixel_cnn_pp_speed(result):
 
 def _render_pixel_cnn_pp_likelihood(result):
     """Markdown lines for RESULTS.md: PixelCNN++ and `tfd.PixelCNN` trained for the same time, side by side."""
+    normalised = result.get("weight_norm", False)
     lines = [
-        f"## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time, {result['num_levels']} levels",
+        f"## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time, {result['num_levels']} levels"
+        + (", ours weight-normalised" if normalised else ""),
         "",
         f"Both from their own initialisation, {result['architecture']}, {result['num_levels']} levels, batch "
         f"{result['batch_size']}, {result['budget_seconds_each']:,.0f} s of training each "
@@ -316,7 +319,8 @@ def _render_pixel_cnn_pp_likelihood(result):
         "| model | steps | train img/s | test bits/dim |",
         "|---|---:|---:|---:|",
     ]
-    for label, name in (("pixel_cnn_pp", "PixelCNNPlusPlus (ours)"), ("tfp", "tfp.distributions.PixelCNN")):
+    ours = "PixelCNNPlusPlus (ours, weight_norm=True)" if normalised else "PixelCNNPlusPlus (ours, plain kernels)"
+    for label, name in (("pixel_cnn_pp", ours), ("tfp", "tfp.distributions.PixelCNN (weight-normalised)")):
         r = result[label]
         lines.append(f"| {name} | {r['steps']:,} | {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.4f} |")
     for run, r in result.get("compared_with", {}).items():  # Rows of other result files, named there.
@@ -518,6 +522,8 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
                 "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
                 "pixel_cnn_pp_2levels.json": _render_pixel_cnn_pp_likelihood,
                 "pixel_cnn_pp_256levels.json": _render_pixel_cnn_pp_likelihood,
+                "pixel_cnn_pp_2levels_wn.json": _render_pixel_cnn_pp_likelihood,
+                "pixel_cnn_pp_256levels_wn.json": _render_pixel_cnn_pp_likelihood,
             }.get(name, _render_serving)
             sections.append(render_section(result))
         elif name.startswith(_QUALITY_PREFIX):

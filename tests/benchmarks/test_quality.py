@@ -195,3 +195,18 @@ def test_a_preset_from_the_pixel_cnn_pp_comparison_finds_its_model_and_records_o
     assert preset.manifest["model_config"]["weight_norm"] is True
     assert preset.manifest["source_model_file"].endswith(os.path.join("pixel_cnn_pp_vs_tfd", "model.keras"))
     assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-5)
+
+
+def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalised(tmp_path):
+    side = {"steps": 5, "train_wall_seconds": 2.0, "train_images_per_second": 320.0, "test_bits_per_dim": 2.9}
+    result = {"run": "pixel_cnn_pp_256levels_wn", "weight_norm": True, "num_levels": 256, "architecture": {},
+              "batch_size": 128, "budget_seconds_each": 2.0, "schedule": "alternating blocks", "cores": 2,
+              "date": "2026-12-01", "pixel_cnn_pp": side, "tfp": {**side, "steps": 4},
+              "figure": str(tmp_path / "f.png"), "benchmark_command": "python -m benchmarks.pixel_cnn_pp_benchmark"}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "pixel_cnn_pp_256levels_wn.json").write_text(json.dumps(result))
+    make_results.write_results(str(tmp_path / "results"), str(tmp_path / "RESULTS.md"))
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "for the same training time, 256 levels, ours weight-normalised" in text
+    assert "| PixelCNNPlusPlus (ours, weight_norm=True) | 5 | 320 | 2.9000 |" in text
+    assert "| tfp.distributions.PixelCNN (weight-normalised) | 4 |" in text
