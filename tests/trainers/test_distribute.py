@@ -47,6 +47,7 @@ _ONE_STEP_SCRIPT = textwrap.dedent(
     from zoo.classifier.feature_classifier import FeatureClassifier
     from zoo.gan import DCGAN, GAN
     from zoo.pixel.pixel_cnn import PixelCNN
+    from zoo.pixel.pixel_cnn_pp import PixelCNNPlusPlus
     from zoo.vae.vae import VAE
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -76,6 +77,10 @@ _ONE_STEP_SCRIPT = textwrap.dedent(
                     lambda m: m.compile(d_optimizer=sgd(), g_optimizer=sgd(), loss="wasserstein"), (symmetric,)),
         "pixel_cnn": (lambda: PixelCNN(image_shape=(8, 8, 1), filters=4, num_blocks=1, output_filters=4),
                       lambda m: m.compile(optimizer=sgd()), (levels,)),
+        "weight_normalised_pixel_cnn_pp": (
+            lambda: PixelCNNPlusPlus(image_shape=(8, 8, 1), num_levels=2, num_resnet=1, num_hierarchies=1,
+                                     num_filters=4, num_logistic_mix=2, dropout_p=0.0, weight_norm=True),
+            lambda m: m.compile(optimizer=sgd()), (levels,)),
         "classifier": (lambda: FeatureClassifier(image_shape=(8, 8, 1), num_classes=3, filters=(4,), feature_dim=8,
                                                  dropout=0.0),
                        lambda m: m.compile(optimizer=sgd(), metrics=["accuracy"],
@@ -92,6 +97,9 @@ _ONE_STEP_SCRIPT = textwrap.dedent(
             mirrored = make()
             compile_(mirrored)
         mirrored.set_weights(single.get_weights())
+        if getattr(single, "data_dependent_init", False):  # From the global batch, in the strategy's variables.
+            single.initialize_from_data(*data)
+            mirrored.initialize_from_data(*data)
         initial = single.get_weights()
         logs = {}
         for key, model in (("single", single), ("mirrored", mirrored)):
@@ -136,7 +144,8 @@ def _run_script(script, timeout):
 def test_one_step_of_every_family_is_the_same_on_one_device_and_on_two_replicas():
     results = _run_script(_ONE_STEP_SCRIPT, timeout=300)
     print(json.dumps({k: v.get("max_weight_difference") for k, v in results.items() if k != "noise"}))
-    for family in ("vae", "conditional_gan", "dcgan", "fresh_batches_gan", "wgan_gp", "pixel_cnn", "classifier"):
+    for family in ("vae", "conditional_gan", "dcgan", "fresh_batches_gan", "wgan_gp", "pixel_cnn",
+                   "weight_normalised_pixel_cnn_pp", "classifier"):
         result = results[family]
         assert result["max_update"] > 1e-3, f"{family}: the step must move the weights for the check to mean anything"
         # Averaging over each replica's half batch instead of the global batch would double the SGD update.
