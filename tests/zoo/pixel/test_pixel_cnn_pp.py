@@ -12,7 +12,7 @@ from tensorflow_probability.python.internal import tf_keras
 
 from export import saved_model
 from zoo.pixel.pixel_cnn_pp import PixelCNNPlusPlus
-from zoo.pixel.pixel_cnn_pp_layers import ShiftedConv2D, ShiftedConv2DTranspose
+from zoo.pixel.pixel_cnn_pp_layers import ShiftedConv2D, ShiftedConv2DTranspose, WeightNormDense
 
 
 def _tiny(image_shape=(4, 4, 1), num_levels=256, **kwargs):
@@ -221,6 +221,25 @@ def test_weight_norm_starts_as_the_plain_network_and_data_init_standardises_each
     assert not np.allclose(normalised.log_prob(images), before)
     with pytest.raises(ValueError, match="weight_norm=True"):
         plain.initialize_from_data(images)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: ShiftedConv2D(3, (3, 3), (0, 2), (0, 3), weight_norm=True), (2, 5, 6, 4)),
+    (lambda: ShiftedConv2DTranspose(3, (2, 4), (0, 2), (0, 3), weight_norm=True), (2, 3, 4, 4)),
+    (lambda: WeightNormDense(3), (2, 5, 6, 4)),
+])
+def test_weight_normalised_layers_rebuild_from_their_config_with_identical_outputs(make, shape):
+    layer = make()
+    x = tf.random.stateless_normal(shape, seed=[0, 2])
+    y = layer(x)
+    layer.g.assign(layer.g * 1.5)  # A scale away from ||v||: the copy must carry g, not recompute it.
+    copy = type(layer).from_config(layer.get_config())
+    copy(x)
+    copy.set_weights(layer.get_weights())
+    assert copy.get_config() == layer.get_config() and copy.weight_norm
+    np.testing.assert_allclose(copy(x), layer(x), rtol=1e-6)
+    assert not np.allclose(layer(x), y)
+    assert [w.name for w in layer.weights] == ["kernel", "bias", "g"]
 
 
 def test_saved_model_signatures_equal_keras(tmp_path):
