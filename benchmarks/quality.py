@@ -144,6 +144,11 @@ RUNS["gated_pixel_cnn_wide"] = dataclasses.replace(
     RUNS["gated_pixel_cnn"], model_kwargs={"filters": 28, "num_layers": 6, "first_kernel_size": 7},
     note="Gated PixelCNN, 6 gated layers of 28 filters, the first 7 x 7: the width question",
 )
+# The schedule question: after 10 epochs the wide Gated PixelCNN is 0.50 nats above PixelCNN, and the gap shrank at
+# nearly every epoch (2.26, 2.09, 1.48, 1.50, 0.82, 0.62, 0.50 over epochs 4-10). Both again to 20 epochs. A copy of
+# a finished 10-epoch work directory continues where it stopped, as an uninterrupted 20-epoch run would.
+for _name in ("pixel_cnn", "gated_pixel_cnn_wide"):
+    RUNS[f"{_name}_20epochs"] = dataclasses.replace(RUNS[_name], epochs=20, note=RUNS[_name].note + ", 20 epochs")
 
 _RUN = flags.DEFINE_string("run", None, "Name of the run to train and score (see --list).")
 _ROOT = flags.DEFINE_string("root", "runs/quality", "Parent of the runs' work directories (ROOT/NAME).")

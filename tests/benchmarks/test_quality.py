@@ -1,5 +1,6 @@
 """Long quality runs: configurations, one resumable command end to end, the rendered section and its plots."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -32,6 +33,10 @@ def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
     counts = [quality.parameter_count(n) for n in names]
     assert len(names) >= 4 and max(counts) <= 1.5 * min(counts)
     assert len({quality.RUNS[n].epochs for n in names}) == 1 and quality.RUNS[names[0]].epochs >= 10
+    # The 20-epoch pair differs from its 10-epoch runs in the epochs alone.
+    for name in ("pixel_cnn", "gated_pixel_cnn_wide"):
+        longer = quality.RUNS[f"{name}_20epochs"]
+        assert longer.epochs == 20 and dataclasses.replace(longer, epochs=10, note="") == dataclasses.replace(quality.RUNS[name], note="")
 
 
 def _preset_from_tiny_run(tmp_path, monkeypatch, preset, run, metric, figures=True):
