@@ -3,6 +3,7 @@
     python -m benchmarks.make_results [--results_dir=DIR --out=FILE]
 """
 
+import collections
 import glob
 import json
 import statistics
@@ -414,6 +415,18 @@ def _curve(result):
     return None, []
 
 
+def _equal_epoch_groups(ranked):
+    """`[(epochs, runs)]`: the tables of the equal-epoch ranking. Runs that end at the same epoch count as at least
+    one other run are ranked there (e.g. the 20-epoch runs); the rest together at the most epochs all of them have."""
+    if not ranked:
+        return []
+    lengths = collections.Counter(len(_curve(r)[1]) for r in ranked)
+    longer = sorted(n for n, count in lengths.items() if count > 1 and n > min(lengths))
+    rest = [r for r in ranked if len(_curve(r)[1]) not in longer]
+    groups = [(min(len(_curve(r)[1]) for r in rest), rest)] if rest else []
+    return groups + [(n, [r for r in ranked if len(_curve(r)[1]) == n]) for n in longer]
+
+
 def _render_equal_time_references(results):
     """Markdown lines comparing each `tfd.PixelCNN` reference with the quality run whose wall time it was given."""
     by_name = {r["name"]: r for r in results}
@@ -478,10 +491,8 @@ def _render_quality(results, figures_dir, base):
                 f"{t['real_b_accuracy']:.1%}, {t['real_a_accuracy']:.1%}).",
                 "",
             ]
-    ranked = [r for r in results if r.get("paper_nats") and _curve(r)[0] == "val_nll"]
-    if ranked:
-        epochs = min(len(_curve(r)[1]) for r in ranked)
-        at_epoch = sorted((dict(_curve(r)[1])[epochs], r) for r in ranked)
+    for epochs, group in _equal_epoch_groups([r for r in results if r.get("paper_nats") and _curve(r)[0] == "val_nll"]):
+        at_epoch = sorted((dict(_curve(r)[1])[epochs], r) for r in group)
         lines += [
             f"Equal epochs: test NLL after {epochs} epochs (per-epoch validation on all 10,000 test images) beside the "
             "papers' binarized-MNIST numbers (van den Oord et al., 2016), whose ranking is Diagonal BiLSTM < Row LSTM "

@@ -215,3 +215,19 @@ def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalise
     assert "for the same training time, 256 levels, ours weight-normalised" in text
     assert "| PixelCNNPlusPlus (ours, weight_norm=True) | 5 | 320 | 2.9000 |" in text
     assert "| tfp.distributions.PixelCNN (weight-normalised) | 4 |" in text
+
+
+def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for result in (_fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95]),
+                   _fake_result("gated_pixel_cnn", "gated_pixel_cnn", "val_nll", [101, 96]),
+                   _fake_result("pixel_cnn_4epochs", "pixel_cnn", "val_nll", [100, 95, 92, 91]),
+                   _fake_result("gated_pixel_cnn_4epochs", "gated_pixel_cnn", "val_nll", [101, 96, 91, 90])):
+        (results / f"quality_{result['name']}.json").write_text(json.dumps(result))
+    make_results.write_results(str(results), str(tmp_path / "RESULTS.md"))
+    text = (tmp_path / "RESULTS.md").read_text()
+    after_2, after_4 = text.split("test NLL after 2 epochs")[1], text.split("test NLL after 4 epochs")[1]
+    assert "| 1 | pixel_cnn | 1,000 | 95.00 |" in after_2 and "| 2 | gated_pixel_cnn | 1,000 | 96.00 |" in after_2
+    assert "4epochs" not in after_2.split("test NLL after 4 epochs")[0]  # Each run in one table only.
+    assert "| 1 | gated_pixel_cnn_4epochs | 1,000 | 90.00 |" in after_4 and "| 2 | pixel_cnn_4epochs | 1,000 | 91.00 |" in after_4
