@@ -17,10 +17,11 @@ from zoo.utils import atomic
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
 # Results of other shapes: benchmarks/loop_benchmark.py and benchmarks/serving_benchmark.py write them.
+# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood, at each level count, ours plain or weight-normalised.
+_PIXEL_CNN_PP_LIKELIHOOD = tuple(f"pixel_cnn_pp_{n}levels{wn}.json" for n in (2, 256) for wn in ("", "_wn"))
 _SECTIONS = (
     "loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json", "gan_tips.json",
-    "pixel_cnn_pp_speed.json", "pixel_cnn_pp_2levels.json", "pixel_cnn_pp_256levels.json",
-    "pixel_cnn_pp_2levels_wn.json", "pixel_cnn_pp_256levels_wn.json",
+    "pixel_cnn_pp_speed.json", *_PIXEL_CNN_PP_LIKELIHOOD,
 )
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
 
@@ -420,11 +421,12 @@ def _equal_epoch_groups(ranked):
     one other run are ranked there (e.g. the 20-epoch runs); the rest together at the most epochs all of them have."""
     if not ranked:
         return []
-    lengths = collections.Counter(len(_curve(r)[1]) for r in ranked)
-    longer = sorted(n for n, count in lengths.items() if count > 1 and n > min(lengths))
-    rest = [r for r in ranked if len(_curve(r)[1]) not in longer]
-    groups = [(min(len(_curve(r)[1]) for r in rest), rest)] if rest else []
-    return groups + [(n, [r for r in ranked if len(_curve(r)[1]) == n]) for n in longer]
+    length = {r["name"]: len(_curve(r)[1]) for r in ranked}
+    counts = collections.Counter(length.values())
+    longer = sorted(n for n, count in counts.items() if count > 1 and n > min(counts))
+    rest = [r for r in ranked if length[r["name"]] not in longer]
+    groups = [(min(length[r["name"]] for r in rest), rest)] if rest else []
+    return groups + [(n, [r for r in ranked if length[r["name"]] == n]) for n in longer]
 
 
 def _render_equal_time_references(results):
@@ -531,10 +533,7 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
                 "train_speed.json": _render_train_speed,
                 "gan_tips.json": _render_gan_tips,
                 "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
-                "pixel_cnn_pp_2levels.json": _render_pixel_cnn_pp_likelihood,
-                "pixel_cnn_pp_256levels.json": _render_pixel_cnn_pp_likelihood,
-                "pixel_cnn_pp_2levels_wn.json": _render_pixel_cnn_pp_likelihood,
-                "pixel_cnn_pp_256levels_wn.json": _render_pixel_cnn_pp_likelihood,
+                **dict.fromkeys(_PIXEL_CNN_PP_LIKELIHOOD, _render_pixel_cnn_pp_likelihood),
             }.get(name, _render_serving)
             sections.append(render_section(result))
         elif name.startswith(_QUALITY_PREFIX):
