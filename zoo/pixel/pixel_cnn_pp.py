@@ -328,11 +328,13 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         return [block for blocks, _ in self._stages() for pair in blocks for block in pair]
 
     @classmethod
-    def from_tfp(cls, distribution, seed=None):
+    def from_tfp(cls, distribution, seed=None, weight_norm=False):
         """A `PixelCNNPlusPlus` with the network and weights of a `tfd.PixelCNN`.
 
-        Weight normalisation is folded into plain kernels (`g * v / ||v||`) and only the taps inside each
-        convolution's mask are kept, so `from_tfp(d).log_prob(x)` equals `d.log_prob(x)`.
+        Only the taps inside each convolution's mask are kept, and weight normalisation is folded into plain
+        kernels (`g * v / ||v||`), or with `weight_norm=True` kept as the reference's own `v`, `g` and bias, so
+        that further training goes on in its parameterisation. Either way `from_tfp(d).log_prob(x)` equals
+        `d.log_prob(x)`.
 
         Args:
             distribution: a `tfp.distributions.PixelCNN` with `low=0`, `high=num_levels - 1`
@@ -341,9 +343,16 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                 `log_prob(x, labels=y)` equals `d.log_prob(x, conditional_input=one_hot(y))`), and weights
                 that respect its masks (as after any training step; a newly built one does not, see below).
             seed: seed of the new model's sampling draws.
+            weight_norm: build the model with `weight_norm=True` and copy `v`, `g` and the bias of each layer
+                (already initialised: do not call `initialize_from_data` on it, which would replace them).
 
         Returns:
-            A `PixelCNNPlusPlus` with plain kernels (`weight_norm=False`; dropout as in `distribution`).
+            A `PixelCNNPlusPlus` (dropout as in `distribution`).
+
+        Example:
+            >>> dist = tfp.distributions.PixelCNN(image_shape=(28, 28, 1), high=255, low=0)  # ...then trained
+            >>> model = PixelCNNPlusPlus.from_tfp(dist, weight_norm=True)
+            >>> model.compile(optimizer="adam"); model.fit(train_ds, epochs=5)               # goes on training
 
         Raises:
             TypeError: `distribution` is not a `tfd.PixelCNN`.
@@ -372,26 +381,14 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             receptive_field_dims=tuple(p["receptive_field_dims"]),
             dropout_p=p["dropout_p"],
             seed=seed,
+            weight_norm=weight_norm,
         )
         sources = _tfp_layers(distribution)
         targets = model._layers_in_tfp_order()
         if len(sources) != len(targets):
             raise ValueError(f"`distribution` has {len(sources)} weighted layers; this architecture has {len(targets)}.")
         for source, target in zip(sources, targets):
-            kernel, bias = _folded(source)
-            if isinstance(target, (ShiftedConv2D, ShiftedConv2DTranspose)):
-                mask = np.zeros(kernel.shape[:2], bool)
-                mask[slice(*target.valid_rows), slice(*target.valid_cols)] = True
-                if np.abs(kernel[~mask]).max(initial=0.0) > 0.0:
-                    raise ValueError(
-                        f"`distribution`'s layer {source.name} has weight outside its mask: an untrained tfd.PixelCNN "
-                        "applies its kernel masks (constraints) only at the first optimizer step."
-                    )
-                kernel = kernel[slice(*target.valid_rows), slice(*target.valid_cols)]
-            if tuple(target.kernel.shape) != kernel.shape:
-                raise ValueError(f"Layer {source.name}: kernel {kernel.shape} does not fit {tuple(target.kernel.shape)}.")
-            target.kernel.assign(kernel)
-            target.bias.assign(bias)
+            _copy_tfp_layer(source, target, weight_norm)
         if num_classes:
             projections = _tfp_class_projections(distribution)
             resnets = model._resnets_in_tfp_order()
@@ -452,6 +449,32 @@ def _tfp_layers(distribution):
     """The weight-normalised layers of a `tfd.PixelCNN` in creation order (their unique names count up)."""
     layers = [layer for layer in distribution.network.submodules if type(layer).__name__ == "WeightNorm"]
     return sorted(layers, key=_creation_index)
+
+
+def _copy_tfp_layer(source, target, weight_norm):
+    """Copies a `tfd.PixelCNN` `WeightNorm` layer into ours: the taps inside the mask, folded into a plain kernel or,
+    with `weight_norm`, as `v`, `g` and bias."""
+    kernel, bias = _folded(source)
+    direction = source.v.numpy()
+    if isinstance(target, (ShiftedConv2D, ShiftedConv2DTranspose)):
+        mask = np.zeros(kernel.shape[:2], bool)
+        mask[slice(*target.valid_rows), slice(*target.valid_cols)] = True
+        if np.abs(kernel[~mask]).max(initial=0.0) > 0.0:
+            raise ValueError(
+                f"`distribution`'s layer {source.name} has weight outside its mask: an untrained tfd.PixelCNN "
+                "applies its kernel masks (constraints) only at the first optimizer step."
+            )
+        # Nothing outside the mask, so the cropped `v` has the reference's norm.
+        kernel = kernel[slice(*target.valid_rows), slice(*target.valid_cols)]
+        direction = direction[slice(*target.valid_rows), slice(*target.valid_cols)]
+    if tuple(target.kernel.shape) != kernel.shape:
+        raise ValueError(f"Layer {source.name}: kernel {kernel.shape} does not fit {tuple(target.kernel.shape)}.")
+    if weight_norm:
+        target._v.assign(direction)
+        target.g.assign(source.g)
+    else:
+        target.kernel.assign(kernel)
+    target.bias.assign(bias)
 
 
 def _folded(layer):

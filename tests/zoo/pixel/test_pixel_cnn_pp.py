@@ -11,6 +11,7 @@ import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import tf_keras
 
 from export import saved_model
+from zoo.pixel import pixel_cnn_pp
 from zoo.pixel.pixel_cnn_pp import PixelCNNPlusPlus
 from zoo.pixel.pixel_cnn_pp_layers import ShiftedConv2D, ShiftedConv2DTranspose, WeightNormDense
 
@@ -77,6 +78,25 @@ def test_from_tfp_copies_a_class_conditional_tfd_pixel_cnn(image_shape, num_leve
     np.testing.assert_allclose(ours, dist.log_prob(test.astype(np.float32), conditional_input=np.eye(3, dtype=np.float32)[labels]), rtol=1e-4)
     # The labels matter: another class gives another likelihood, as in the reference.
     assert not np.allclose(ours, model.log_prob(test.astype(np.int32), labels=(labels + 1) % 3))
+
+
+@pytest.mark.parametrize("image_shape, num_levels, num_hierarchies", [((8, 8, 1), 256, 2), ((4, 4, 3), 2, 1)])
+def test_from_tfp_with_weight_norm_keeps_the_references_direction_and_scale(image_shape, num_levels, num_hierarchies):
+    images = np.random.default_rng(0).integers(0, num_levels, (6,) + image_shape).astype(np.float32)
+    dist = _trained_tfp(image_shape, num_levels, 1, num_hierarchies, 2, images)
+    model = PixelCNNPlusPlus.from_tfp(dist, weight_norm=True)
+    plain = PixelCNNPlusPlus.from_tfp(dist)
+    assert model.weight_norm and model.count_params() > plain.count_params()
+    test = np.random.default_rng(1).integers(0, num_levels, (5,) + image_shape)
+    np.testing.assert_allclose(model.log_prob(test.astype(np.int32)), dist.log_prob(test.astype(np.float32)), rtol=1e-4)
+    # The folded copy's kernels, with the reference's own scale per filter: training goes on in its parameterisation.
+    references = pixel_cnn_pp._tfp_layers(dist)
+    layers, folded = model._layers_in_tfp_order(), plain._layers_in_tfp_order()
+    assert len(layers) == len(folded) == len(references)
+    for ours, copy, reference in zip(layers, folded, references):
+        np.testing.assert_allclose(ours.kernel, copy.kernel, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ours.g, reference.g, rtol=1e-6)
+        np.testing.assert_allclose(ours.bias, reference.layer.bias, rtol=1e-6)
 
 
 def test_from_tfp_refuses_what_it_cannot_copy_exactly():
