@@ -6,8 +6,9 @@
 import collections
 import glob
 import json
-import statistics
 import os
+import re
+import statistics
 
 from absl import app, flags
 
@@ -17,11 +18,11 @@ from zoo.utils import atomic
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
 # Results of other shapes: benchmarks/loop_benchmark.py and benchmarks/serving_benchmark.py write them.
-# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood, at each level count, ours plain or weight-normalised.
-_PIXEL_CNN_PP_LIKELIHOOD = tuple(f"pixel_cnn_pp_{n}levels{wn}.json" for n in (2, 256) for wn in ("", "_wn"))
+# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn][TAG].json.
+_PIXEL_CNN_PP_LIKELIHOOD = re.compile(r"pixel_cnn_pp_\d+levels\w*\.json")
 _SECTIONS = (
     "loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json", "gan_tips.json",
-    "pixel_cnn_pp_speed.json", *_PIXEL_CNN_PP_LIKELIHOOD,
+    "pixel_cnn_pp_speed.json",
 )
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
 
@@ -311,8 +312,8 @@ def _render_pixel_cnn_pp_likelihood(result):
     """Markdown lines for RESULTS.md: PixelCNN++ and `tfd.PixelCNN` trained for the same time, side by side."""
     normalised = result.get("weight_norm", False)
     lines = [
-        f"## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time, {result['num_levels']} levels"
-        + (", ours weight-normalised" if normalised else ""),
+        f"## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time, {result['num_levels']} levels, "
+        f"{result['budget_seconds_each']:,.0f} s each" + (", ours weight-normalised" if normalised else ""),
         "",
         f"Both from their own initialisation, {result['architecture']}, {result['num_levels']} levels, batch "
         f"{result['batch_size']}, {result['budget_seconds_each']:,.0f} s of training each "
@@ -527,13 +528,14 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
         with open(path) as f:
             result = json.load(f)
         name = os.path.basename(path)
-        if name in _SECTIONS:
+        if _PIXEL_CNN_PP_LIKELIHOOD.fullmatch(name):
+            sections.append(_render_pixel_cnn_pp_likelihood(result))
+        elif name in _SECTIONS:
             render_section = {
                 "loop.json": _render_loop, "sampling.json": _render_sampling, "cyclegan.json": _render_cyclegan,
                 "train_speed.json": _render_train_speed,
                 "gan_tips.json": _render_gan_tips,
                 "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
-                **dict.fromkeys(_PIXEL_CNN_PP_LIKELIHOOD, _render_pixel_cnn_pp_likelihood),
             }.get(name, _render_serving)
             sections.append(render_section(result))
         elif name.startswith(_QUALITY_PREFIX):

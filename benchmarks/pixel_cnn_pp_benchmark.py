@@ -23,7 +23,8 @@ in one process, so both train under the same machine load; then test bits/dim of
 Progress is checkpointed in `--workdir` (default `runs/bench/pixel_cnn_pp_Nlevels`) every `--checkpoint_every`
 blocks; the same command resumes an interrupted run, and once the budget is spent it only scores and saves.
 `--weight_norm` trains ours weight-normalised, initialised from the first batch as the reference is (names end
-in `_wn`).
+in `_wn`); `--tag=_3h` appends to the name, so that a longer budget does not replace a shorter one's result. A
+copy of a finished run's work directory, given a larger `--seconds`, continues both models where they stopped.
 
 `tfd.PixelCNN` needs Keras 2 (`tf_keras`); only the reference's side of this script uses it.
 """
@@ -56,6 +57,7 @@ _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 10, "speed: training steps of
 _SECONDS = flags.DEFINE_float(
     "seconds", None, "likelihood: training seconds of each model (default: our pixel_cnn's at the same levels)."
 )
+_TAG = flags.DEFINE_string("tag", "", "likelihood: suffix of the run's name (result, figure, default workdir).")
 _BLOCK_STEPS = flags.DEFINE_integer("block_steps", 10, "likelihood: steps of one model before the other's turn.")
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 10, "likelihood: blocks between checkpoints.")
 _TEST_TAKE = flags.DEFINE_integer("test_take", None, "likelihood: test batches of 500 to score (quick checks only; default all).")
@@ -200,7 +202,7 @@ def likelihood():
     batches, test = _data(levels, pair.batch_size)
     seconds, matched_to = _budget(levels)
     # `pixel_cnn_pp.json` is train_benchmark's; this comparison always names its levels.
-    run = f"pixel_cnn_pp_{levels}levels" + ("_wn" if _WEIGHT_NORM.value else "")
+    run = f"pixel_cnn_pp_{levels}levels" + ("_wn" if _WEIGHT_NORM.value else "") + _TAG.value
     workdir = _WORKDIR.value or os.path.join("runs", "bench", run)
     first = next(batches)
     if pair.model.data_dependent_init:
@@ -218,6 +220,9 @@ def likelihood():
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f"resumed from {manager.latest_checkpoint}", flush=True)
+        # Both models go on with the batches an uninterrupted run would have given them next.
+        for _ in range(int(steps["ours_steps"].numpy() + steps["tfp_steps"].numpy())):
+            next(batches)
     turns = (("ours", pair.ours_step), ("tfp", pair.tfp_step))
     block = 0
     while min(float(clock[f"{name}_seconds"].numpy()) for name, _ in turns) < seconds:

@@ -208,13 +208,18 @@ def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalise
               "batch_size": 128, "budget_seconds_each": 2.0, "schedule": "alternating blocks", "cores": 2,
               "date": "2026-12-01", "pixel_cnn_pp": side, "tfp": {**side, "steps": 4},
               "figure": str(tmp_path / "f.png"), "benchmark_command": "python -m benchmarks.pixel_cnn_pp_benchmark"}
+    # A longer budget's run, named with `--tag`, gets a section of its own.
+    longer = {**result, "run": "pixel_cnn_pp_256levels_3h", "weight_norm": False, "budget_seconds_each": 10800.0}
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "pixel_cnn_pp_256levels_wn.json").write_text(json.dumps(result))
+    (tmp_path / "results" / "pixel_cnn_pp_256levels_3h.json").write_text(json.dumps(longer))
     make_results.write_results(str(tmp_path / "results"), str(tmp_path / "RESULTS.md"))
     text = (tmp_path / "RESULTS.md").read_text()
-    assert "for the same training time, 256 levels, ours weight-normalised" in text
+    assert "for the same training time, 256 levels, 2 s each, ours weight-normalised" in text
     assert "| PixelCNNPlusPlus (ours, weight_norm=True) | 5 | 320 | 2.9000 |" in text
     assert "| tfp.distributions.PixelCNN (weight-normalised) | 4 |" in text
+    assert "for the same training time, 256 levels, 10,800 s each\n" in text
+    assert "| PixelCNNPlusPlus (ours, plain kernels) | 5 |" in text
 
 
 def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_path):
