@@ -150,6 +150,10 @@ RUNS["gated_pixel_cnn_wide"] = dataclasses.replace(
 # a finished 10-epoch work directory continues where it stopped, as an uninterrupted 20-epoch run would.
 for _name in ("pixel_cnn", "gated_pixel_cnn_wide"):
     RUNS[f"{_name}_20epochs"] = dataclasses.replace(RUNS[_name], epochs=20, note=RUNS[_name].note + ", 20 epochs")
+# WGAN-GP's 15 epochs (7,020 generator steps, the paper's 1e-4) ended at FID 18.92 against the DCGAN's 5.26 after 30
+# epochs, still falling by about 0.3 an epoch over the last five. The same run to the DCGAN's 30 epochs, continuing
+# from a copy of the finished work directory.
+RUNS["wgan_gp_30epochs"] = dataclasses.replace(RUNS["wgan_gp"], epochs=30, note=RUNS["wgan_gp"].note + ", 30 epochs")
 
 _RUN = flags.DEFINE_string("run", None, "Name of the run to train and score (see --list).")
 _ROOT = flags.DEFINE_string("root", "runs/quality", "Parent of the runs' work directories (ROOT/NAME).")

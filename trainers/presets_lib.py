@@ -72,6 +72,7 @@ SOURCES = {
     "cvae_fashion_mnist": ("quality:cvae", "elbo_nats", 200),
     "dcgan_fashion_mnist": ("quality:dcgan", "fid", 500),
     "cdcgan_fashion_mnist": ("quality:cdcgan", "fid", 500),
+    "wgan_gp_fashion_mnist": ("quality:wgan_gp", "fid", 500),
     "gan_fashion_mnist": ("quality:gan", "fid", 500),
     "pixel_cnn_fashion_mnist": ("quality:pixel_cnn", "bits_per_dim", 100),
     "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
