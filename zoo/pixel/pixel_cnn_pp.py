@@ -457,16 +457,16 @@ def _copy_tfp_layer(source, target, weight_norm):
     kernel, bias = _folded(source)
     direction = source.v.numpy()
     if isinstance(target, (ShiftedConv2D, ShiftedConv2DTranspose)):
+        window = (slice(*target.valid_rows), slice(*target.valid_cols))
         mask = np.zeros(kernel.shape[:2], bool)
-        mask[slice(*target.valid_rows), slice(*target.valid_cols)] = True
+        mask[window] = True
         if np.abs(kernel[~mask]).max(initial=0.0) > 0.0:
             raise ValueError(
                 f"`distribution`'s layer {source.name} has weight outside its mask: an untrained tfd.PixelCNN "
                 "applies its kernel masks (constraints) only at the first optimizer step."
             )
         # Nothing outside the mask, so the cropped `v` has the reference's norm.
-        kernel = kernel[slice(*target.valid_rows), slice(*target.valid_cols)]
-        direction = direction[slice(*target.valid_rows), slice(*target.valid_cols)]
+        kernel, direction = kernel[window], direction[window]
     if tuple(target.kernel.shape) != kernel.shape:
         raise ValueError(f"Layer {source.name}: kernel {kernel.shape} does not fit {tuple(target.kernel.shape)}.")
     if weight_norm:
