@@ -1,5 +1,6 @@
 """What every benchmark result records about where and how it was made."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -116,3 +117,74 @@ def tfd_train_step(dist, optimizer, images):
     variables = dist.network.trainable_variables
     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
     return loss
+
+
+class PolyakAverage:
+    """Exponential moving averages of a model's variables, for scoring the averaged weights.
+
+    Polyak averaging (Polyak & Juditsky, 1992) as PixelCNN++ trains with it (Salimans et al., 2017, momentum
+    0.9995): after every optimizer step `update()` sets each average to `momentum * average + (1 - momentum) *
+    variable`; `swapped()` puts the averages into the variables for the length of a `with` block. The averages
+    start at the variables' values when this is made (or at `reset()`). `state` (the averages and `steps`, the
+    updates since they started) is what a `tf.train.Checkpoint` saves and restores.
+
+    Args:
+        variables: the variables to average (Keras 3 or `tf.Variable`s), e.g. `model.trainable_variables`.
+        momentum: weight of the old average, in (0, 1).
+
+    Example:
+        average = PolyakAverage(model.trainable_variables, 0.999)
+        checkpoint = tf.train.Checkpoint(model=model, average=average.state)
+        for images in batches:
+            train_step(images)
+            average.update()
+        with average.swapped():
+            nll = -model.log_prob(test_images)
+    """
+
+    def __init__(self, variables, momentum):
+        if not 0.0 < momentum < 1.0:
+            raise ValueError(f"momentum must be in (0, 1); got {momentum!r}.")
+        self.momentum = float(momentum)
+        self._variables = list(variables)
+        self.state = tf.Module()
+        self.state.averages = [tf.Variable(tf.convert_to_tensor(v), trainable=False) for v in self._variables]
+        self.state.steps = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._update = tf.function(self._update_eagerly, autograph=False)
+
+    @property
+    def averages(self):
+        """The averages, one `tf.Variable` per averaged variable, in order."""
+        return list(self.state.averages)
+
+    @property
+    def steps(self):
+        """`update()`s since the averages started (an int64 `tf.Variable`)."""
+        return self.state.steps
+
+    def _update_eagerly(self):
+        for average, variable in zip(self.state.averages, self._variables):
+            average.assign(self.momentum * average + (1.0 - self.momentum) * tf.convert_to_tensor(variable))
+        self.state.steps.assign_add(1)
+
+    def update(self):
+        """Moves every average one step towards its variable."""
+        self._update()
+
+    def reset(self):
+        """Restarts the averages at the variables' current values (e.g. after restoring an older checkpoint)."""
+        for average, variable in zip(self.state.averages, self._variables):
+            average.assign(tf.convert_to_tensor(variable))
+        self.state.steps.assign(0)
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """A `with` block in which the variables hold their averages; their own values come back after it."""
+        own = [tf.convert_to_tensor(v) for v in self._variables]
+        for variable, average in zip(self._variables, self.state.averages):
+            variable.assign(average)
+        try:
+            yield
+        finally:
+            for variable, value in zip(self._variables, own):
+                variable.assign(value)

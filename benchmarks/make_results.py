@@ -311,24 +311,34 @@ def _render_pixel_cnn_pp_speed(result):
 def _render_pixel_cnn_pp_likelihood(result):
     """Markdown lines for RESULTS.md: PixelCNN++ and `tfd.PixelCNN` trained for the same time, side by side."""
     normalised = result.get("weight_norm", False)
+    momentum = result.get("average_momentum")
     lines = [
         f"## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time, {result['num_levels']} levels, "
-        f"{result['budget_seconds_each']:,.0f} s each" + (", ours weight-normalised" if normalised else ""),
+        f"{result['budget_seconds_each']:,.0f} s each" + (", ours weight-normalised" if normalised else "")
+        + (", Polyak-averaged" if momentum else ""),
         "",
         f"Both from their own initialisation, {result['architecture']}, {result['num_levels']} levels, batch "
         f"{result['batch_size']}, {result['budget_seconds_each']:,.0f} s of training each "
         f"({result['schedule']}, so both saw the same machine load). {result['cores']} cores, {result['date']}.",
         "",
-        "| model | steps | train img/s | test bits/dim |",
-        "|---|---:|---:|---:|",
     ]
+    if momentum:
+        lines += [
+            f"Both also kept Polyak averages of their weights (momentum {momentum}, updated after each of the last "
+            "'averaged' steps, inside each model's clock); the averages are scored, and the last weights beside them.",
+            "",
+            "| model | steps | train img/s | averaged steps | test bits/dim, averages | test bits/dim, last weights |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+    else:
+        lines += ["| model | steps | train img/s | test bits/dim |", "|---|---:|---:|---:|"]
     ours = "PixelCNNPlusPlus (ours, weight_norm=True)" if normalised else "PixelCNNPlusPlus (ours, plain kernels)"
     for label, name in (("pixel_cnn_pp", ours), ("tfp", "tfp.distributions.PixelCNN (weight-normalised)")):
         r = result[label]
-        lines.append(f"| {name} | {r['steps']:,} | {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.4f} |")
-    for run, r in result.get("compared_with", {}).items():  # Rows of other result files, named there.
-        lines.append(f"| {run} (`{r['result_file']}`, {r['train_wall_seconds']:,.0f} s) | {r['steps']:,} "
-                     f"| {r['train_images_per_second']:.0f} | {r['test_bits_per_dim']:.4f} |")
+        averaged = f" {r['averaged_steps']:,} |" if momentum else ""
+        last = f" {r['test_bits_per_dim_last_weights']:.4f} |" if momentum else ""
+        lines.append(f"| {name} | {r['steps']:,} | {r['train_images_per_second']:.0f} |{averaged} "
+                     f"{r['test_bits_per_dim']:.4f} |{last}")
     figure = os.path.relpath(result["figure"], _HERE)
     return lines + ["", f"![{result['run']}]({figure})", "", f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
 

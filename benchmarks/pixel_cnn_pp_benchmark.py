@@ -25,10 +25,15 @@ blocks; the same command resumes an interrupted run, and once the budget is spen
 `--weight_norm` trains ours weight-normalised, initialised from the first batch as the reference is (names end
 in `_wn`); `--tag=_3h` appends to the name, so that a longer budget does not replace a shorter one's result. A
 copy of a finished run's work directory, given a larger `--seconds`, continues both models where they stopped.
+`--average_momentum=0.999` also keeps Polyak averages of both models' weights (`common.PolyakAverage`; PixelCNN++
+trains with them, Salimans et al., 2017), updated after every step inside each model's clock: the averages are
+then what is scored, saved and sampled, and the last weights are scored beside them. A run continued from
+checkpoints made without averages starts them at the restored weights (the result counts their steps).
 
 `tfd.PixelCNN` needs Keras 2 (`tf_keras`); only the reference's side of this script uses it.
 """
 
+import contextlib
 import json
 import os
 import statistics
@@ -59,6 +64,10 @@ _SECONDS = flags.DEFINE_float(
 )
 _TAG = flags.DEFINE_string("tag", "", "likelihood: suffix of the run's name (result, figure, default workdir).")
 _BLOCK_STEPS = flags.DEFINE_integer("block_steps", 10, "likelihood: steps of one model before the other's turn.")
+_AVERAGE = flags.DEFINE_float(
+    "average_momentum", None,
+    "likelihood: also keep Polyak averages of both models' weights (e.g. 0.999) and score and save those.",
+)
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 10, "likelihood: blocks between checkpoints.")
 _TEST_TAKE = flags.DEFINE_integer("test_take", None, "likelihood: test batches of 500 to score (quick checks only; default all).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "likelihood: checkpoints and model (default runs/bench/RUN).")
@@ -210,53 +219,31 @@ def likelihood():
     # The reference's data-dependent initialisation (on its first call) and both tracings, outside the clock.
     pair.tfp_step(first)
     pair.ours_step(next(batches))
-    clock = {name: tf.Variable(0.0, dtype=tf.float64) for name in ("ours_seconds", "tfp_seconds")}
-    steps = {name: tf.Variable(0, dtype=tf.int64) for name in ("ours_steps", "tfp_steps")}
-    checkpoint = tf.train.Checkpoint(
-        model=pair.model, optimizer=pair.model.optimizer, tfp_network=pair.dist.network,
-        tfp_optimizer=pair.tfp_optimizer, **clock, **steps,
-    )
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resumed from {manager.latest_checkpoint}", flush=True)
-        # Both models go on with the batches an uninterrupted run would have given them next.
-        for _ in range(int(steps["ours_steps"].numpy() + steps["tfp_steps"].numpy())):
-            next(batches)
-    turns = (("ours", pair.ours_step), ("tfp", pair.tfp_step))
-    block = 0
-    while min(float(clock[f"{name}_seconds"].numpy()) for name, _ in turns) < seconds:
-        for name, step in turns:
-            if clock[f"{name}_seconds"].numpy() >= seconds:
-                continue
-            start = time.perf_counter()
-            for _ in range(_BLOCK_STEPS.value):
-                out = step(next(batches))
-            np.asarray(out["loss"] if isinstance(out, dict) else out)
-            clock[f"{name}_seconds"].assign_add(time.perf_counter() - start)
-            steps[f"{name}_steps"].assign_add(_BLOCK_STEPS.value)
-        block += 1
-        if block % _CHECKPOINT_EVERY.value == 0:
-            manager.save()
-            print({k: float(v.numpy()) for k, v in {**clock, **steps}.items()}, flush=True)
-    manager.save()
+    clock, steps, averages = _train(pair, batches, seconds, workdir)
 
-    bits = pair.test_bits_per_dim(test if _TEST_TAKE.value is None else test.take(_TEST_TAKE.value))
-    os.makedirs(workdir, exist_ok=True)
-    pair.model.save(os.path.join(workdir, "model.keras"))
+    scored = test if _TEST_TAKE.value is None else test.take(_TEST_TAKE.value)
+    with contextlib.ExitStack() as stack:
+        bits = last_bits = pair.test_bits_per_dim(scored)
+        if averages:
+            # The averages are the models: scored, saved and sampled; the last weights are scored beside them.
+            for average in averages.values():
+                stack.enter_context(average.swapped())
+            bits = pair.test_bits_per_dim(scored)
+        os.makedirs(workdir, exist_ok=True)
+        pair.model.save(os.path.join(workdir, "model.keras"))
+        samples = pair.model.sample(16, seed=1).numpy()
     train_config = {
         "model": "pixel_cnn_pp", "dataset": _DATASET, "num_levels": levels, "batch_size": pair.batch_size,
         "learning_rate": _LEARNING_RATE.value, "model_kwargs": {**pair.arch, "weight_norm": _WEIGHT_NORM.value},
-        "seconds": seconds, "workdir": workdir,
+        "seconds": seconds, "workdir": workdir, "average_momentum": _AVERAGE.value,
     }
     atomic.write_json(os.path.join(workdir, "config.json"), train_config, indent=2, sort_keys=True)
-    samples = pair.model.sample(16, seed=1).numpy()
     os.makedirs(_FIGURES.value, exist_ok=True)
     figure = visualize.save_grid(
         os.path.join(_FIGURES.value, f"{run}.png"), samples / (levels - 1), num_cols=8, scale=2
     )
     result = {"run": run, "architecture": pair.arch, "weight_norm": _WEIGHT_NORM.value, "num_levels": levels,
-              "batch_size": pair.batch_size}
+              "batch_size": pair.batch_size, "average_momentum": _AVERAGE.value}
     for name, label in (("ours", "pixel_cnn_pp"), ("tfp", "tfp")):
         taken, spent = int(steps[f"{name}_steps"].numpy()), float(clock[f"{name}_seconds"].numpy())
         result[label] = {
@@ -265,6 +252,9 @@ def likelihood():
             "train_images_per_second": taken * pair.batch_size / spent,
             "test_bits_per_dim": bits[label],
         }
+        if averages:
+            result[label]["test_bits_per_dim_last_weights"] = last_bits[label]
+            result[label]["averaged_steps"] = int(averages[name].steps.numpy())
     result.update(
         {
             "budget_seconds_each": seconds,
@@ -278,6 +268,64 @@ def likelihood():
         }
     )
     _write(result, f"{run}.json")
+
+
+def _train(pair, batches, seconds, workdir):
+    """Trains both models in alternating blocks until each has had `seconds`, checkpointing in `workdir`.
+
+    Returns the clocks and step counters (`tf.Variable`s named `ours_seconds`, ..., `tfp_steps`) and, with
+    `--average_momentum`, each model's `common.PolyakAverage` (keys "ours" and "tfp"; else an empty dict).
+    """
+    clock = {name: tf.Variable(0.0, dtype=tf.float64) for name in ("ours_seconds", "tfp_seconds")}
+    steps = {name: tf.Variable(0, dtype=tf.int64) for name in ("ours_steps", "tfp_steps")}
+    state = dict(
+        model=pair.model, optimizer=pair.model.optimizer, tfp_network=pair.dist.network,
+        tfp_optimizer=pair.tfp_optimizer, **clock, **steps,
+    )
+    averages = {}
+    if _AVERAGE.value is not None:
+        averages = {
+            "ours": common.PolyakAverage(pair.model.trainable_variables, _AVERAGE.value),
+            "tfp": common.PolyakAverage(pair.dist.network.trainable_variables, _AVERAGE.value),
+        }
+    averaged = {f"{name}_average": a.state for name, a in averages.items()}
+    checkpoint = tf.train.Checkpoint(**state, **averaged)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=2)
+    if manager.latest_checkpoint:
+        names = {name.split("/")[0] for name, _ in tf.train.list_variables(manager.latest_checkpoint)}
+        if set(averaged) <= names:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        else:
+            # A run made without averages (or with other ones): they start at the restored weights.
+            older = tf.train.Checkpoint(**state)
+            older.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            checkpoint.save_counter.assign(older.save_counter)  # Numbers the next checkpoints after the older ones.
+            for average in averages.values():
+                average.reset()
+        print(f"resumed from {manager.latest_checkpoint}", flush=True)
+        # Both models go on with the batches an uninterrupted run would have given them next.
+        for _ in range(int(steps["ours_steps"].numpy() + steps["tfp_steps"].numpy())):
+            next(batches)
+    turns = (("ours", pair.ours_step), ("tfp", pair.tfp_step))
+    block = 0
+    while min(float(clock[f"{name}_seconds"].numpy()) for name, _ in turns) < seconds:
+        for name, step in turns:
+            if clock[f"{name}_seconds"].numpy() >= seconds:
+                continue
+            start = time.perf_counter()
+            for _ in range(_BLOCK_STEPS.value):
+                out = step(next(batches))
+                if averages:
+                    averages[name].update()
+            np.asarray(out["loss"] if isinstance(out, dict) else out)
+            clock[f"{name}_seconds"].assign_add(time.perf_counter() - start)
+            steps[f"{name}_steps"].assign_add(_BLOCK_STEPS.value)
+        block += 1
+        if block % _CHECKPOINT_EVERY.value == 0:
+            manager.save()
+            print({k: float(v.numpy()) for k, v in {**clock, **steps}.items()}, flush=True)
+    manager.save()
+    return clock, steps, averages
 
 
 def _write(result, name):

@@ -292,14 +292,18 @@ def _from_pixel_cnn_pp_result(result):
     """A `benchmarks.pixel_cnn_pp_benchmark` likelihood result (ours beside `tfd.PixelCNN`) in the keys of a
     benchmark result, for our model."""
     ours = result["pixel_cnn_pp"]
+    test = {"bits_per_dim": ours["test_bits_per_dim"], "images": result.get("test_images"),
+            "reference_tfp_bits_per_dim": result["tfp"]["test_bits_per_dim"]}
+    if result.get("average_momentum"):  # The saved weights are Polyak averages; the last weights scored too.
+        test.update(average_momentum=result["average_momentum"], averaged_steps=ours["averaged_steps"],
+                    last_weights_bits_per_dim=ours["test_bits_per_dim_last_weights"])
     return {
         **result,
         "command": result.get("benchmark_command"),
         "steps": ours["steps"],
         "train_wall_seconds": ours["train_wall_seconds"],
         "train_images_per_second": ours["train_images_per_second"],
-        "test": {"bits_per_dim": ours["test_bits_per_dim"], "images": result.get("test_images"),
-                 "reference_tfp_bits_per_dim": result["tfp"]["test_bits_per_dim"]},
+        "test": test,
     }
 
 

@@ -1,4 +1,4 @@
-"""Shared benchmark helpers: adding rows measured later to a result file; the command a result records."""
+"""Shared benchmark helpers: rows measured later in a result file; the command a result records; Polyak averages."""
 
 import json
 import sys
@@ -42,3 +42,38 @@ def test_rows_named_by_several_fields_replace_only_their_own(tmp_path):
     from benchmarks import make_results
     assert make_results._added_rows(result, ("model", "verb", "batch")) == [
         "Rows a sample 1 added with `python -m s --models=a --batch_sizes=1` (2026-12-01)."]
+
+
+def test_polyak_averages_follow_the_variables_swap_in_and_out_and_survive_a_checkpoint(tmp_path):
+    import keras
+    import numpy as np
+    import pytest
+    import tensorflow as tf
+
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    start = [v.numpy() for v in layer.trainable_variables]
+    average = common.PolyakAverage(layer.trainable_variables, 0.9)
+    expected = [w.copy() for w in start]
+    for step in range(1, 4):
+        for v in layer.trainable_variables:
+            v.assign(v + 1.0)
+        average.update()
+        expected = [0.9 * e + 0.1 * (w + step) for e, w in zip(expected, start)]
+    assert int(average.steps.numpy()) == 3
+    for got, want in zip(average.averages, expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    with average.swapped():
+        np.testing.assert_allclose(layer.kernel.numpy(), expected[0], rtol=1e-6)
+    np.testing.assert_allclose(layer.kernel.numpy(), start[0] + 3.0, rtol=1e-6)
+
+    tf.train.Checkpoint(average=average.state).write(str(tmp_path / "ckpt"))
+    other = common.PolyakAverage(layer.trainable_variables, 0.9)
+    tf.train.Checkpoint(average=other.state).read(str(tmp_path / "ckpt")).assert_consumed()
+    assert int(other.steps.numpy()) == 3
+    np.testing.assert_allclose(other.averages[0].numpy(), expected[0], rtol=1e-6)
+    other.reset()
+    assert int(other.steps.numpy()) == 0
+    np.testing.assert_allclose(other.averages[0].numpy(), layer.kernel.numpy())
+    with pytest.raises(ValueError, match="momentum"):
+        common.PolyakAverage(layer.trainable_variables, 1.0)

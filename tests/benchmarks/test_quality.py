@@ -175,7 +175,8 @@ def test_a_cyclegan_preset_is_scored_by_its_translations_and_draws_both_ways(tmp
 
 def test_a_preset_from_the_pixel_cnn_pp_comparison_finds_its_model_and_records_ours(tmp_path, monkeypatch):
     # What `benchmarks.pixel_cnn_pp_benchmark --mode=likelihood --workdir=...` leaves: the model and its
-    # config.json in the work directory it was given, and a result that names the model and scores both sides.
+    # config.json in the work directory it was given, and a result that names the model and scores both sides
+    # (here with Polyak averages, `--average_momentum`: the saved weights are the averages).
     workdir = tmp_path / "anywhere" / "pixel_cnn_pp_vs_tfd"
     workdir.mkdir(parents=True)
     PixelCNNPlusPlus(image_shape=(28, 28, 1), num_levels=256, num_resnet=1, num_hierarchies=1, num_filters=4,
@@ -186,7 +187,9 @@ def test_a_preset_from_the_pixel_cnn_pp_comparison_finds_its_model_and_records_o
     result = {
         "run": "pp_tiny", "benchmark_command": "python -m benchmarks.pixel_cnn_pp_benchmark --mode=likelihood",
         "date": "2026-12-01", "model_path": str(workdir / "model.keras"), "test_images": "all",
-        "pixel_cnn_pp": {"steps": 5, "train_wall_seconds": 2.0, "train_images_per_second": 320.0, "test_bits_per_dim": 7.9},
+        "pixel_cnn_pp": {"steps": 5, "train_wall_seconds": 2.0, "train_images_per_second": 320.0, "test_bits_per_dim": 7.9,
+                         "averaged_steps": 3, "test_bits_per_dim_last_weights": 7.95},
+        "average_momentum": 0.999,
         "tfp": {"steps": 4, "train_wall_seconds": 2.0, "train_images_per_second": 256.0, "test_bits_per_dim": 8.0},
     }
     (tmp_path / "results").mkdir()
@@ -200,13 +203,15 @@ def test_a_preset_from_the_pixel_cnn_pp_comparison_finds_its_model_and_records_o
     training = preset.manifest["training"]
     assert training["command"] == result["benchmark_command"] and training["steps"] == 5
     assert training["train_wall_seconds"] == 2.0 and training["train_images_per_second"] == 320.0
-    assert training["test_split_metrics"] == {"bits_per_dim": 7.9, "images": "all", "reference_tfp_bits_per_dim": 8.0}
+    assert training["test_split_metrics"] == {"bits_per_dim": 7.9, "images": "all", "reference_tfp_bits_per_dim": 8.0,
+                                              "average_momentum": 0.999, "averaged_steps": 3,
+                                              "last_weights_bits_per_dim": 7.95}
     assert preset.manifest["model_config"]["weight_norm"] is True
     assert preset.manifest["source_model_file"].endswith(os.path.join("pixel_cnn_pp_vs_tfd", "model.keras"))
     assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-5)
 
 
-def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalised(tmp_path):
+def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalised_and_what_was_averaged(tmp_path):
     side = {"steps": 5, "train_wall_seconds": 2.0, "train_images_per_second": 320.0, "test_bits_per_dim": 2.9}
     result = {"run": "pixel_cnn_pp_256levels_wn", "weight_norm": True, "num_levels": 256, "architecture": {},
               "batch_size": 128, "budget_seconds_each": 2.0, "schedule": "alternating blocks", "cores": 2,
@@ -217,6 +222,10 @@ def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalise
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "pixel_cnn_pp_256levels_wn.json").write_text(json.dumps(result))
     (tmp_path / "results" / "pixel_cnn_pp_256levels_3h.json").write_text(json.dumps(longer))
+    averaged = {**longer, "run": "pixel_cnn_pp_256levels_avg", "average_momentum": 0.999}
+    for label in ("pixel_cnn_pp", "tfp"):
+        averaged[label] = {**averaged[label], "averaged_steps": 3, "test_bits_per_dim_last_weights": 3.1}
+    (tmp_path / "results" / "pixel_cnn_pp_256levels_avg.json").write_text(json.dumps(averaged))
     make_results.write_results(str(tmp_path / "results"), str(tmp_path / "RESULTS.md"))
     text = (tmp_path / "RESULTS.md").read_text()
     assert "for the same training time, 256 levels, 2 s each, ours weight-normalised" in text
@@ -224,6 +233,8 @@ def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalise
     assert "| tfp.distributions.PixelCNN (weight-normalised) | 4 |" in text
     assert "for the same training time, 256 levels, 10,800 s each\n" in text
     assert "| PixelCNNPlusPlus (ours, plain kernels) | 5 |" in text
+    assert "10,800 s each, Polyak-averaged\n" in text and "momentum 0.999" in text
+    assert "| PixelCNNPlusPlus (ours, plain kernels) | 5 | 320 | 3 | 2.9000 | 3.1000 |" in text
 
 
 def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_path):
