@@ -17,13 +17,9 @@ from zoo.utils import atomic
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
-# Results of other shapes: benchmarks/loop_benchmark.py and benchmarks/serving_benchmark.py write them.
-# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn][TAG].json.
+# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn][TAG].json. Results of other
+# shapes with a section of their own: `_SECTION_RENDERERS`, below the renderers.
 _PIXEL_CNN_PP_LIKELIHOOD = re.compile(r"pixel_cnn_pp_\d+levels\w*\.json")
-_SECTIONS = (
-    "loop.json", "sampling.json", "train_speed.json", "serving.json", "cyclegan.json", "gan_tips.json",
-    "pixel_cnn_pp_speed.json",
-)
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
 
 _RESULTS_DIR = flags.DEFINE_string("results_dir", os.path.join(_HERE, "results"), "The result JSON files.")
@@ -528,6 +524,14 @@ def _render_quality(results, figures_dir, base):
     return lines
 
 
+# Results of other shapes (benchmarks/loop_benchmark.py, serving_benchmark.py, ...), each with its own section.
+_SECTION_RENDERERS = {
+    "loop.json": _render_loop, "sampling.json": _render_sampling, "train_speed.json": _render_train_speed,
+    "serving.json": _render_serving, "cyclegan.json": _render_cyclegan, "gan_tips.json": _render_gan_tips,
+    "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
+}
+
+
 def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_HERE, "RESULTS.md")):
     """Renders every `*.json` of `results_dir` into the Markdown file `out`; returns how many it read.
 
@@ -540,14 +544,8 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
         name = os.path.basename(path)
         if _PIXEL_CNN_PP_LIKELIHOOD.fullmatch(name):
             sections.append(_render_pixel_cnn_pp_likelihood(result))
-        elif name in _SECTIONS:
-            render_section = {
-                "loop.json": _render_loop, "sampling.json": _render_sampling, "cyclegan.json": _render_cyclegan,
-                "train_speed.json": _render_train_speed,
-                "gan_tips.json": _render_gan_tips,
-                "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
-            }.get(name, _render_serving)
-            sections.append(render_section(result))
+        elif name in _SECTION_RENDERERS:
+            sections.append(_SECTION_RENDERERS[name](result))
         elif name.startswith(_QUALITY_PREFIX):
             quality.append(result)
         else:
