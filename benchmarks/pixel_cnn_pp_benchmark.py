@@ -296,7 +296,7 @@ def _train(pair, batches, seconds, workdir):
         if set(averaged) <= names:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         else:
-            # A run made without averages (or with other ones): they start at the restored weights.
+            # A run made without averages: they start at the restored weights.
             older = tf.train.Checkpoint(**state)
             older.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             checkpoint.save_counter.assign(older.save_counter)  # Numbers the next checkpoints after the older ones.
