@@ -74,7 +74,7 @@ SOURCES = {
     "cdcgan_fashion_mnist": ("quality:cdcgan", "fid", 500),
     "wgan_gp_fashion_mnist": ("quality:wgan_gp", "fid", 500),
     "gan_fashion_mnist": ("quality:gan", "fid", 500),
-    "pixel_cnn_fashion_mnist": ("quality:pixel_cnn", "bits_per_dim", 100),
+    "pixel_cnn_fashion_mnist": ("quality:pixel_cnn_20epochs", "bits_per_dim", 100),
     "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
     "pixel_cnn_pp_fashion_mnist_256levels": ("pixel_cnn_pp_256levels", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist": ("quality:gated_pixel_cnn", "bits_per_dim", 100),
