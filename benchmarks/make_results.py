@@ -12,7 +12,7 @@ import statistics
 
 from absl import app, flags
 
-from benchmarks import plot
+from benchmarks import papers, plot
 from zoo.utils import atomic
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -436,6 +436,48 @@ def _equal_epoch_groups(ranked):
     return groups + [(n, [r for r in ranked if length[r["name"]] == n]) for n in longer]
 
 
+def _levels(result):
+    """Grey levels of a quality run's data (2: binarized; None for the GANs' continuous images)."""
+    return (result.get("train_config") or {}).get("num_levels")
+
+
+#: `num_levels` -> (its name, what the ranking is set beside, the history key ranked, its column heading, digits).
+_RANKINGS = {
+    2: ("binarized", "the papers' binarized-MNIST numbers in nats (van den Oord et al., 2016), whose ranking is Diagonal BiLSTM < "
+        "Row LSTM < PixelCNN", "val_nll", "test NLL nats after the same epochs", 2),
+    256: ("256 levels", "the papers' CIFAR-10 numbers in bits/dim (van den Oord et al., 2016; Salimans et al., 2017), whose ranking "
+          "is PixelCNN++ < Diagonal BiLSTM < Gated PixelCNN < Row LSTM < PixelCNN", "val_bits_per_dim",
+          "test bits/dim after the same epochs", 4),
+}
+
+
+def _render_equal_epoch_ranking(results, levels):
+    """Markdown lines of the equal-epoch rankings of the autoregressive runs at `levels`, beside the papers'."""
+    name, beside, key, heading, digits = _RANKINGS[levels]
+    _, paper_kind = papers.BY_LEVELS[levels]
+    ranked = [r for r in results if papers.paper_value(r["model"], levels) and _curve(r)[0] == "val_nll"]
+    lines = []
+    for epochs, group in _equal_epoch_groups(ranked):
+        if len(group) < 2:
+            continue
+        at_epoch = sorted(
+            ((next(row[key] for row in r["history"] if row["epoch"] == epochs), r) for r in group), key=lambda p: p[0]
+        )
+        lines += [
+            f"Equal epochs, {name}: test NLL after {epochs} epoch{'s' if epochs != 1 else ''} (per-epoch validation on all 10,000 test "
+            f"images) beside {beside}.",
+            "",
+            f"| rank | run | params | {heading} | paper ({paper_kind}) |",
+            "|---:|---|---:|---:|---|",
+        ]
+        lines += [
+            f"| {i + 1} | {r['name']} | {r['parameters']:,} | {value:.{digits}f} | {papers.paper_value(r['model'], levels)} |"
+            for i, (value, r) in enumerate(at_epoch)
+        ]
+        lines.append("")
+    return lines
+
+
 def _render_equal_time_references(results):
     """Markdown lines comparing each `tfd.PixelCNN` reference with the quality run whose wall time it was given."""
     by_name = {r["name"]: r for r in results}
@@ -500,24 +542,18 @@ def _render_quality(results, figures_dir, base):
                 f"{t['real_b_accuracy']:.1%}, {t['real_a_accuracy']:.1%}).",
                 "",
             ]
-    for epochs, group in _equal_epoch_groups([r for r in results if r.get("paper_nats") and _curve(r)[0] == "val_nll"]):
-        at_epoch = sorted((dict(_curve(r)[1])[epochs], r) for r in group)
-        lines += [
-            f"Equal epochs: test NLL after {epochs} epochs (per-epoch validation on all 10,000 test images) beside the "
-            "papers' binarized-MNIST numbers (van den Oord et al., 2016), whose ranking is Diagonal BiLSTM < Row LSTM "
-            "< PixelCNN.",
-            "",
-            "| rank | run | params | test NLL nats after the same epochs | paper (binarized MNIST) |",
-            "|---:|---|---:|---:|---|",
-        ]
-        lines += [f"| {i + 1} | {r['name']} | {r['parameters']:,} | {nats:.2f} | {r['paper_nats']} |" for i, (nats, r) in enumerate(at_epoch)]
-        lines.append("")
+    for levels in sorted(papers.BY_LEVELS):
+        lines += _render_equal_epoch_ranking([r for r in results if _levels(r) == levels], levels)
     lines += _render_equal_time_references(results)
-    for key, title, label, name in (
-        ("likelihood", "Test NLL per epoch (nats; the VAE: -ELBO), all 10,000 test images", "nats", "quality_nll.png"),
-        ("fid", "FID per epoch, 5,000 samples", "FID", "quality_fid.png"),
+    curves = [(r, *_curve(r)) for r in results]
+    for title, label, name, keep in (
+        ("Test NLL per epoch, binarized (nats; the VAE: -ELBO), all 10,000 test images", "nats", "quality_nll.png",
+         lambda r, key: key != "fid" and _levels(r) == 2),
+        ("Test NLL per epoch, 256 levels (nats), all 10,000 test images", "nats", "quality_nll_256levels.png",
+         lambda r, key: key != "fid" and _levels(r) == 256),
+        ("FID per epoch, 5,000 samples", "FID", "quality_fid.png", lambda r, key: key == "fid"),
     ):
-        series = {r["name"]: _curve(r)[1] for r in results if (_curve(r)[0] == "fid") == (key == "fid") and _curve(r)[1]}
+        series = {r["name"]: points for r, key, points in curves if points and keep(r, key)}
         if series:
             path = plot.line_plot(os.path.join(figures_dir, name), series, title, "epoch", label)
             lines += [f"![{title}]({os.path.relpath(path, base)})", ""]

@@ -15,8 +15,8 @@ benchmarks.make_results` renders them into the "Model quality" section of `bench
 
 The autoregressive runs are sized like the papers' MNIST models but to fit this CPU, with parameter counts
 within 1.5x of each other (`--list` prints them) and the same number of epochs, so that the equal-epoch
-ranking can be set beside the papers' (PixelCNN 81.30, Row LSTM 80.54, Diagonal BiLSTM 79.20 nats on
-binarized MNIST; van den Oord et al., 2016).
+ranking can be set beside the papers' (`benchmarks.papers`: PixelCNN 81.30, Row LSTM 80.54, Diagonal BiLSTM
+79.20 nats on binarized MNIST, van den Oord et al., 2016; CIFAR-10 bits/dim for the 256-level runs).
 
 Two runs at a time on two cores go faster with one TensorFlow thread each: side by side, two 2-thread
 processes trained PixelCNN and the Row LSTM 10% and 23% slower than two 1-thread ones. So:
@@ -37,16 +37,6 @@ from absl import app, flags
 from benchmarks import common
 from trainers import callbacks, data, eval_lib, registry, train_lib
 from zoo.utils import atomic
-
-#: The papers' test NLL in nats on binarized MNIST (van den Oord et al., "Pixel Recurrent Neural Networks",
-#: 2016, table 4; Gated PixelCNN: "Conditional Image Generation with PixelCNN Decoders", 2016).
-PAPER_NATS = {
-    "pixel_cnn": ("81.30", "Pixel RNN paper, table 4"),
-    "gated_pixel_cnn": ("about PixelCNN's", "Gated PixelCNN paper (reported on CIFAR/ImageNet)"),
-    "row_lstm": ("80.54", "Pixel RNN paper, table 4"),
-    "diagonal_bilstm": ("79.20", "Pixel RNN paper, table 4"),
-}
-
 
 @dataclasses.dataclass(frozen=True)
 class QualityRun:
@@ -214,7 +204,6 @@ def run_quality(name, root, results_dir, verbose=2):
         "quality": evaluation.get("quality"),
         "translation": evaluation.get("translation"),
         "history": history,
-        "paper_nats": PAPER_NATS.get(cfg.model, (None, None))[0],
         **common.provenance("benchmarks.quality"),
     }
     os.makedirs(results_dir, exist_ok=True)

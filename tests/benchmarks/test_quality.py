@@ -75,13 +75,16 @@ def test_one_command_trains_resumes_and_writes_the_result(tmp_path, monkeypatch)
     assert manifest["training"]["test_split_metrics"]["images"] == 100
 
 
-def _fake_result(name, model, curve_key, values, nll=None):
+def _fake_result(name, model, curve_key, values, nll=None, num_levels=2):
     """A quality JSON of the shape `benchmarks.quality` writes, with made-up numbers for rendering only."""
     sign = -1.0 if curve_key == "val_elbo" else 1.0
-    likelihood = {"nll_nats": nll, "nll_bits_per_dim": nll / 784 / np.log(2), "images": 10000} if nll else None
+    bits = 1 / 784 / np.log(2)
+    likelihood = {"nll_nats": nll, "nll_bits_per_dim": nll * bits, "images": 10000} if nll else None
+    history = [{"epoch": i + 1, curve_key: sign * v} for i, v in enumerate(values)]
+    if curve_key == "val_nll":
+        history = [{**row, "val_bits_per_dim": row["val_nll"] * bits} for row in history]
     return {"name": name, "model": model, "parameters": 1000, "epochs": len(values), "wall_seconds": 7200.0,
-            "likelihood": likelihood, "quality": None, "paper_nats": quality.PAPER_NATS.get(model, (None,))[0],
-            "history": [{"epoch": i + 1, curve_key: sign * v} for i, v in enumerate(values)],
+            "likelihood": likelihood, "quality": None, "history": history, "train_config": {"num_levels": num_levels},
             "date": "2026-11-30", "benchmark_command": f"python -m benchmarks.quality --run={name}"}
 
 
@@ -90,15 +93,23 @@ def test_the_model_quality_section_ranks_at_equal_epochs_and_draws_the_curves(tm
     results.mkdir()
     for result in (_fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95, 90], nll=90.0),
                    _fake_result("row_lstm", "row_lstm", "val_nll", [99, 93], nll=93.0),
+                   _fake_result("pixel_cnn_256levels", "pixel_cnn", "val_nll", [1800, 1750], 1750.0, num_levels=256),
+                   _fake_result("pixel_cnn_pp_256levels", "pixel_cnn_pp", "val_nll", [1700], 1700.0, num_levels=256),
                    _fake_result("dcgan", "dcgan", "fid", [20, 10, 8])):
         (results / f"quality_{result['name']}.json").write_text(json.dumps(result))
     out = tmp_path / "RESULTS.md"
     make_results.write_results(str(results), str(out))
     text = out.read_text()
     assert "## Model quality" in text and "`python -m benchmarks.quality --run=dcgan`" in text
-    # Ranked after 2 epochs, the most both runs have: row_lstm 93 before pixel_cnn 95.
+    # Binarized, ranked after 2 epochs, the most both runs have: row_lstm 93 before pixel_cnn 95, beside MNIST nats.
     assert "| 1 | row_lstm | 1,000 | 93.00 | 80.54 |" in text and "| 2 | pixel_cnn | 1,000 | 95.00 | 81.30 |" in text
-    for name in ("quality_nll.png", "quality_fid.png"):
+    # The 256-level runs apart, in bits/dim beside the papers' CIFAR-10 numbers, after the 1 epoch both have.
+    assert "Equal epochs, 256 levels: test NLL after 1 epoch " in text
+    assert "| 1 | pixel_cnn_pp_256levels | 1,000 | 3.1283 | 2.92 |" in text
+    assert "| 2 | pixel_cnn_256levels | 1,000 | 3.3123 | 3.14 |" in text
+    binarized = text[text.index("Equal epochs, binarized"):text.index("Equal epochs, 256 levels")]
+    assert "256levels" not in binarized
+    for name in ("quality_nll.png", "quality_nll_256levels.png", "quality_fid.png"):
         assert Image.open(tmp_path / "figures" / name).size == (720, 440)
 
 
