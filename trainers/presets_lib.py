@@ -264,15 +264,19 @@ def _constructor_config(model):
 QUALITY_PREFIX = "quality:"
 
 
-def run_paths(run, config):
-    """`(work directory, result JSON)` of a `SOURCES` run under `config` (a `MakePresetsConfig`)."""
+def run_source(run, config):
+    """`(work directory, result JSON path, result)` of a `SOURCES` run under `config` (a `MakePresetsConfig`)."""
     if run.startswith(QUALITY_PREFIX):
         name = run[len(QUALITY_PREFIX):]
-        return os.path.join(config.quality_dir, name), os.path.join(config.results_dir, f"quality_{name}.json")
-    result_path = os.path.join(config.results_dir, f"{run}.json")
+        run_dir = os.path.join(config.quality_dir, name)
+        result_path = os.path.join(config.results_dir, f"quality_{name}.json")
+    else:
+        run_dir, result_path = os.path.join(config.runs_dir, run), os.path.join(config.results_dir, f"{run}.json")
+    result = _read_json(result_path)
     # A benchmark that trained in a work directory of its choice (`--workdir`) names its model in the result.
-    model_path = _read_json(result_path).get("model_path")
-    return (os.path.dirname(model_path) if model_path else os.path.join(config.runs_dir, run)), result_path
+    if result.get("model_path"):
+        run_dir = os.path.dirname(result["model_path"])
+    return run_dir, result_path, result
 
 
 def _from_quality_result(result):
@@ -307,12 +311,11 @@ def _from_pixel_cnn_pp_result(result):
     }
 
 
-def _training_record(run_dir, result_path):
-    """`(train_config, training)`: the run's resolved config and its benchmark record."""
+def _training_record(run_dir, result_path, result):
+    """`(train_config, training)`: the run's resolved config and its benchmark record (`result`, read from
+    `result_path`)."""
     with open(os.path.join(run_dir, "config.json")) as f:
         train_config = json.load(f)
-    with open(result_path) as f:
-        result = json.load(f)
     if "history" in result:
         result = _from_quality_result(result)
     elif "pixel_cnn_pp" in result:
@@ -328,7 +331,9 @@ def _training_record(run_dir, result_path):
 
 def _write_weights_and_manifest(name, run, config, output_dir):
     """Copies a benchmark run's weights into `output_dir/<name>.weights.h5` and writes its manifest (no metrics yet)."""
-    run_dir, result_path = run_paths(run, config)
+    run_dir, result_path, result = run_source(run, config)
+    if not result:
+        raise ValueError(f"Preset {name!r} is made from the result {result_path}, which does not exist: run its benchmark.")
     model_file = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_file):
         raise ValueError(f"{run_dir} holds no model.keras: train it with the command in {result_path}.")
@@ -346,7 +351,7 @@ def _write_weights_and_manifest(name, run, config, output_dir):
     weights_path = os.path.join(output_dir, f"{name}.weights.h5")
     shipped.save_weights(weights_path)
 
-    train_config, training = _training_record(run_dir, result_path)
+    train_config, training = _training_record(run_dir, result_path, result)
     prep = data.Preprocessing(
         kind=_PREPROCESSING_KIND[preset_family(shipped)],
         num_levels=train_config.get("num_levels") or 256,

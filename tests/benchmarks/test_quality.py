@@ -222,6 +222,19 @@ def test_a_preset_from_the_pixel_cnn_pp_comparison_finds_its_model_and_records_o
     assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-5)
 
 
+def test_a_preset_without_its_result_or_its_model_is_refused_naming_the_missing_file(tmp_path, monkeypatch):
+    monkeypatch.setitem(presets_lib.SOURCES, "tiny", ("quality:tiny", "bits_per_dim", 20))
+    config = presets_lib.MakePresetsConfig(presets=("tiny",), quality_dir=str(tmp_path / "runs"),
+                                           results_dir=str(tmp_path / "results"), output_dir=str(tmp_path / "presets"))
+    with pytest.raises(ValueError, match=r"quality_tiny\.json, which does not exist"):
+        presets_lib.make_presets(config)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "quality_tiny.json").write_text(json.dumps({"name": "tiny"}))
+    with pytest.raises(ValueError, match="holds no model.keras"):
+        presets_lib.make_presets(config)
+    assert not list((tmp_path / "presets").glob("tiny*"))
+
+
 def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalised_and_what_was_averaged(tmp_path):
     side = {"steps": 5, "train_wall_seconds": 2.0, "train_images_per_second": 320.0, "test_bits_per_dim": 2.9}
     result = {"run": "pixel_cnn_pp_256levels_wn", "weight_norm": True, "num_levels": 256, "architecture": {},
