@@ -4,7 +4,8 @@ Flags only; the logic is `trainers.presets_lib.make_presets`. For each preset, c
 its benchmark run into `zoo/presets/weights/<preset>.weights.h5`, writes the manifest (SHA-256, constructor
 config, training command and provenance), loads the preset back as `zoo.load` does, measures it on the first
 1000 test images and on its check slice, and draws `zoo/presets/figures/<preset>.png`. The classifier's
-weights stay those of `python -m trainers.train_classifier`; only its metrics are added. Prints a JSON line.
+weights stay those of `python -m trainers.train_classifier`; only its metrics are added. Then rewrites the
+presets table and the gallery of README.md from the manifests (`--readme`). Prints a JSON line.
 
 Example:
     python -m trainers.make_presets                                   # every preset, from runs/bench
@@ -23,6 +24,9 @@ _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where weights and manifes
 _FIGURES_DIR = flags.DEFINE_string("figures_dir", None, "Where the gallery PNGs go (default: zoo/presets/figures).")
 _FIGURES = flags.DEFINE_bool("figures", True, "Draw the gallery figures.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_README = flags.DEFINE_string(
+    "readme", None, "Markdown file whose presets table and gallery are rewritten (default: README.md when writing the "
+    "shipped presets; an empty string for none).")
 
 
 def main(argv):
@@ -36,6 +40,7 @@ def main(argv):
         figures_dir=_FIGURES_DIR.value,
         figures=_FIGURES.value,
         data_dir=_DATA_DIR.value,
+        readme=_README.value,
     )
     cli.run_and_report(presets_lib.make_presets, config, (ValueError, FileNotFoundError, data.DataUnavailableError))
 

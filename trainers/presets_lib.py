@@ -8,7 +8,8 @@ in `runs/bench/`, whose command, date and numbers are in `benchmarks/results/<ru
 2. the manifest records the SHA-256, size, config, training command and provenance;
 3. the preset is loaded back through `zoo.presets`, so what is measured is what users load, and measured on
    the first `METRICS_TAKE` test images (`metrics`) and on a smaller slice that tests re-evaluate (`check`);
-4. a gallery figure is drawn from it.
+4. a gallery figure is drawn from it;
+5. the presets table and the gallery of README.md are rewritten from all manifests (`write_readme`).
 
 Metrics, all deterministic for given weights:
 - autoregressive models: the exact NLL in nats per image and bits/dim (`log_prob`);
@@ -74,13 +75,13 @@ SOURCES = {
     "cdcgan_fashion_mnist": ("quality:cdcgan", "fid", 500),
     "wgan_gp_fashion_mnist": ("quality:wgan_gp", "fid", 500),
     "gan_fashion_mnist": ("quality:gan", "fid", 500),
+    "cyclegan_fashion_mnist": ("quality:cyclegan", "cycle_a_mae", 100),
     "pixel_cnn_fashion_mnist": ("quality:pixel_cnn_20epochs", "bits_per_dim", 100),
     "pixel_cnn_fashion_mnist_256levels": ("pixel_cnn_256levels", "bits_per_dim", 100),
     "pixel_cnn_pp_fashion_mnist_256levels": ("pixel_cnn_pp_256levels", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist": ("quality:gated_pixel_cnn", "bits_per_dim", 100),
     "row_lstm_fashion_mnist": ("quality:row_lstm", "bits_per_dim", 100),
     "diagonal_bilstm_fashion_mnist": ("quality:diagonal_bilstm", "bits_per_dim", 50),
-    "cyclegan_fashion_mnist": ("quality:cyclegan", "cycle_a_mae", 100),
     "classifier_fashion_mnist": (None, "accuracy", 500),
 }
 
@@ -109,6 +110,9 @@ class MakePresetsConfig:
         figures_dir: where the gallery PNGs go. Default: `FIGURES_DIR`.
         figures: draw the figures (autoregressive sampling takes a minute or more per model). Default True.
         data_dir: TFDS data directory.
+        readme: Markdown file whose presets table and gallery (between `README_MARKERS`) are rewritten from the
+            manifests afterwards. Default: the repository's README.md when `output_dir` is the shipped presets'
+            directory, else none; "" for none.
     """
 
     presets: Tuple[str, ...] = tuple(SOURCES)
@@ -119,6 +123,7 @@ class MakePresetsConfig:
     figures_dir: Optional[str] = None
     figures: bool = True
     data_dir: Optional[str] = None
+    readme: Optional[str] = None
 
     def validate(self):
         unknown = [name for name in self.presets if name not in SOURCES]
@@ -382,6 +387,16 @@ def _write_weights_and_manifest(name, run, config, output_dir):
     return manifest_path
 
 
+def _domain_names(preset, data_dir=None):
+    """`(" (Sneaker)", " (Ankle boot)")`: a CycleGAN preset's domains as class names for a caption ("" each for a
+    dataset whose splits are the domains)."""
+    domains = data.resolve_domains(preset.manifest["dataset"], preset.manifest["train_config"].get("domains"), data_dir)
+    if domains is None:
+        return "", ""
+    names = data.builder(preset.manifest["dataset"], data_dir).info.features["label"].names
+    return tuple(f" ({names[i]})" for i in domains)
+
+
 def draw_figure(model, preset, path, data_dir=None):
     """Writes the preset's gallery PNG and returns a description of its rows.
 
@@ -400,8 +415,9 @@ def draw_figure(model, preset, path, data_dir=None):
         for images, direction in zip(unpaired_test_slice(preset, 8, data_dir), ("a2b", "b2a")):
             rows += [images, model.translate(images, direction).numpy(), model.reconstruct(images, direction).numpy()]
         visualize.save_grid(path, (np.concatenate(rows) + 1.0) / 2.0, num_cols=8, scale=2)
-        return ("8 test images of domain A; translated to B; back to A; 8 test images of domain B; translated to A; "
-                "back to B")
+        a, b = _domain_names(preset, data_dir)
+        return (f"8 test images of domain A{a}; translated to B{b}; back to A; 8 test images of domain B; translated "
+                "to A; back to B")
     prep = preprocessing(preset)
     images, _ = test_slice(preset, METRICS_TAKE, data_dir=data_dir)
     num_cols = 8
@@ -515,6 +531,50 @@ def _make_one(name, config):
     return manifest
 
 
+#: block -> (opening, closing) HTML comments around the parts of a README that `write_readme` rewrites.
+README_MARKERS = {
+    block: (f"<!-- {block}: written by python -m trainers.make_presets -->", f"<!-- end of {block} -->")
+    for block in ("presets table", "presets gallery")
+}
+README = os.path.join(_REPO_DIR, "README.md")
+
+
+def gallery_table(directory=None):
+    """The presets' figures and their captions as a Markdown table, in the order of `SOURCES` (then by name).
+
+    Args:
+        directory: where the manifests are (default: the shipped presets, as `zoo.presets.list_presets`).
+    """
+    order = {name: i for i, name in enumerate(SOURCES)}
+    rows = sorted(zoo_presets.list_presets(directory), key=lambda row: (order.get(row["name"], len(order)), row["name"]))
+    lines = ["| preset | figure |", "|---|---|"]
+    lines += [
+        f"| `{row['name']}`<br>{row['figure_caption']} | ![{row['name']}]({row['figure']}) |"
+        for row in rows if row["figure"]
+    ]
+    return "\n".join(lines)
+
+
+def write_readme(path=README, directory=None):
+    """Rewrites the presets table (`zoo.presets.presets_table`) and the gallery (`gallery_table`) of the
+    Markdown file `path`, each between its pair of `README_MARKERS`; the rest of the file stays as it is.
+
+    Raises:
+        ValueError: `path` lacks a marker, or has them out of order.
+    """
+    with open(path) as f:
+        text = f.read()
+    blocks = {"presets table": zoo_presets.presets_table(directory), "presets gallery": gallery_table(directory)}
+    for block, body in blocks.items():
+        opening, closing = README_MARKERS[block]
+        start, end = text.find(opening), text.find(closing)
+        if start < 0 or end < start:
+            raise ValueError(f"`path` ({path}) must hold {opening!r} and, after it, {closing!r}.")
+        text = text[:start + len(opening)] + "\n" + body + "\n" + text[end:]
+    atomic.write_text(path, text)
+    return path
+
+
 def make_presets(config: MakePresetsConfig):
     """Writes (or, for the classifier, completes) the weights, manifests and figures of `config.presets`.
 
@@ -532,4 +592,7 @@ def make_presets(config: MakePresetsConfig):
     for name in config.presets:
         manifest = _make_one(name, config)
         summary[name] = {key: manifest[key] for key in ("metrics", "check", "size_bytes", "sha256")}
+    readme = README if config.readme is None and config.output_dir is None else config.readme
+    if readme:
+        write_readme(readme, config.output_dir)
     return summary

@@ -43,13 +43,13 @@ def test_longer_runs_differ_from_the_runs_they_continue_in_their_epochs_alone():
         assert dataclasses.replace(longer, epochs=shorter.epochs, note="") == dataclasses.replace(shorter, note="")
 
 
-def _preset_from_tiny_run(tmp_path, monkeypatch, preset, run, metric, figures=True):
+def _preset_from_tiny_run(tmp_path, monkeypatch, preset, run, metric, figures=True, readme=None):
     """Makes `preset` from the finished quality run `run` in `tmp_path` (METRICS_TAKE 40); returns its Preset."""
     monkeypatch.setitem(presets_lib.SOURCES, preset, (f"quality:{run}", metric, 20))
     monkeypatch.setattr(presets_lib, "METRICS_TAKE", 40)
     presets_lib.make_presets(presets_lib.MakePresetsConfig(
         presets=(preset,), quality_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
-        output_dir=str(tmp_path / "presets"), figures_dir=str(tmp_path / "figures"), figures=figures))
+        output_dir=str(tmp_path / "presets"), figures_dir=str(tmp_path / "figures"), figures=figures, readme=readme))
     return zoo_presets.Preset.from_manifest(str(tmp_path / "presets" / f"{preset}.json"))
 
 
@@ -175,13 +175,31 @@ def test_a_cyclegan_preset_is_scored_by_its_translations_and_draws_both_ways(tmp
     assert result["translation"]["images_a"] == 40 and "a2b_accuracy" in result["translation"]
     section = "\n".join(make_results._render_quality([result], str(tmp_path), str(tmp_path)))
     assert "`tiny_cyclegan` translates: cycle error A -> B -> A" in section
-    preset = _preset_from_tiny_run(tmp_path, monkeypatch, "cyclegan_preset", "tiny_cyclegan", "cycle_a_mae")
+    markers = presets_lib.README_MARKERS
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Top\n\n{markers['presets table'][0]}\nold table\n{markers['presets table'][1]}\n\nMiddle.\n\n"
+                      f"{markers['presets gallery'][0]}\n{markers['presets gallery'][1]}\n\nEnd.\n")
+    preset = _preset_from_tiny_run(tmp_path, monkeypatch, "cyclegan_preset", "tiny_cyclegan", "cycle_a_mae",
+                                   readme=str(readme))
+    # The README's table and gallery are rewritten from the manifests, the text around them kept.
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# Top\n") and "\nMiddle.\n" in text and text.endswith("End.\n")
+    assert f"{markers['presets table'][0]}\n{zoo_presets.presets_table(str(tmp_path / 'presets'))}\n" in text
+    assert "| `cyclegan_preset`<br>8 test images of domain A (Sneaker); translated to B (Ankle boot);" in text
     assert set(preset.manifest["metrics"]) >= {"cycle_a_mae", "cycle_b_mae", "a2b_accuracy", "b2a_accuracy"}
     # Six rows of eight 28-pixel images at scale 2.
     assert Image.open(tmp_path / "figures" / "cyclegan_preset.png").size[1] >= 6 * 56
     assert presets_lib.check_value(preset.load(), preset) == pytest.approx(preset.manifest["check"]["value"], rel=1e-3)
     table = zoo_presets.presets_table(str(tmp_path / "presets"))
     assert '| `CycleGAN.from_preset("preset")` |' in table and "| cycle error A " in table
+
+
+def test_a_readme_without_the_markers_is_refused_and_left_alone(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Top\n{presets_lib.README_MARKERS['presets table'][0]}\n")
+    with pytest.raises(ValueError, match="end of presets table"):
+        presets_lib.write_readme(str(readme))
+    assert readme.read_text() == f"# Top\n{presets_lib.README_MARKERS['presets table'][0]}\n"
 
 
 def test_a_preset_from_the_pixel_cnn_pp_comparison_finds_its_model_and_records_ours(tmp_path, monkeypatch):

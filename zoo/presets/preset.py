@@ -239,7 +239,7 @@ class Preset:
         return model
 
     def describe(self, from_preset_argument=None):
-        """The preset as one row of `zoo.list_presets()`: model, data, training command, metrics, file size.
+        """The preset as one row of `zoo.list_presets()`: model, data, training command, metrics, file size, figure.
 
         Args:
             from_preset_argument: what `ClassName.from_preset` takes for it (default: its variant; the registry
@@ -259,4 +259,6 @@ class Preset:
             "num_parameters": self.manifest.get("num_parameters"),
             "weights_file": self.weights_path,
             "sha256": self.manifest["sha256"],
+            "figure": self.manifest.get("figure"),  # Relative to the repository (`trainers.make_presets` draws it).
+            "figure_caption": self.manifest.get("figure_rows"),
         }

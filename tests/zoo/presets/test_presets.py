@@ -69,6 +69,14 @@ def test_every_preset_is_listed_with_data_command_metrics_and_size():
     assert '| `dcgan_fashion_mnist` | `DCGAN.from_preset("fashion_mnist")` |' in presets.presets_table()
 
 
+def test_the_readme_shows_the_presets_table_and_gallery_make_presets_writes(tmp_path):
+    readme = os.path.join(os.path.dirname(os.path.dirname(zoo.__file__)), "README.md")
+    copy = shutil.copy(readme, tmp_path / "README.md")
+    presets_lib.write_readme(str(copy))
+    with open(readme) as shipped, open(copy) as rewritten:
+        assert rewritten.read() == shipped.read(), "README.md is stale: run python -m trainers.make_presets"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_preset_loads_offline_from_its_class_and_reproduces_its_check_metric(offline, name):
     preset = presets.get_preset(name)
