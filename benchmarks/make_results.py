@@ -443,11 +443,18 @@ def _levels(result):
 
 #: `num_levels` -> (its name, what the ranking is set beside, the history key ranked, its column heading, digits).
 _RANKINGS = {
-    2: ("binarized", "the papers' binarized-MNIST numbers in nats (van den Oord et al., 2016), whose ranking is Diagonal BiLSTM < "
-        "Row LSTM < PixelCNN", "val_nll", "test NLL nats after the same epochs", 2),
-    256: ("256 levels", "the papers' CIFAR-10 numbers in bits/dim (van den Oord et al., 2016; Salimans et al., 2017), whose ranking "
-          "is PixelCNN++ < Diagonal BiLSTM < Gated PixelCNN < Row LSTM < PixelCNN", "val_bits_per_dim",
-          "test bits/dim after the same epochs", 4),
+    2: (
+        "binarized",
+        "the papers' binarized-MNIST numbers in nats (van den Oord et al., 2016), whose ranking is Diagonal BiLSTM "
+        "< Row LSTM < PixelCNN",
+        "val_nll", "test NLL nats after the same epochs", 2,
+    ),
+    256: (
+        "256 levels",
+        "the papers' CIFAR-10 numbers in bits/dim (van den Oord et al., 2016; Salimans et al., 2017), whose ranking "
+        "is PixelCNN++ < Diagonal BiLSTM < Gated PixelCNN < Row LSTM < PixelCNN",
+        "val_bits_per_dim", "test bits/dim after the same epochs", 4,
+    ),
 }
 
 
@@ -464,14 +471,15 @@ def _render_equal_epoch_ranking(results, levels):
             ((next(row[key] for row in r["history"] if row["epoch"] == epochs), r) for r in group), key=lambda p: p[0]
         )
         lines += [
-            f"Equal epochs, {name}: test NLL after {epochs} epoch{'s' if epochs != 1 else ''} (per-epoch validation on all 10,000 test "
-            f"images) beside {beside}.",
+            f"Equal epochs, {name}: test NLL after {epochs} epoch{'s' if epochs != 1 else ''} (per-epoch validation "
+            f"on all 10,000 test images) beside {beside}.",
             "",
             f"| rank | run | params | {heading} | paper ({paper_kind}) |",
             "|---:|---|---:|---:|---|",
         ]
         lines += [
-            f"| {i + 1} | {r['name']} | {r['parameters']:,} | {value:.{digits}f} | {papers.paper_value(r['model'], levels)} |"
+            f"| {i + 1} | {r['name']} | {r['parameters']:,} | {value:.{digits}f} "
+            f"| {papers.paper_value(r['model'], levels)} |"
             for i, (value, r) in enumerate(at_epoch)
         ]
         lines.append("")

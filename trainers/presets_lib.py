@@ -338,7 +338,9 @@ def _write_weights_and_manifest(name, run, config, output_dir):
     """Copies a benchmark run's weights into `output_dir/<name>.weights.h5` and writes its manifest (no metrics yet)."""
     run_dir, result_path, result = run_source(run, config)
     if not result:
-        raise ValueError(f"Preset {name!r} is made from the result {result_path}, which does not exist: run its benchmark.")
+        raise ValueError(
+            f"Preset {name!r} is made from the result {result_path}, which does not exist: run its benchmark."
+        )
     model_file = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_file):
         raise ValueError(f"{run_dir} holds no model.keras: train it with the command in {result_path}.")
@@ -546,7 +548,9 @@ def gallery_table(directory=None):
         directory: where the manifests are (default: the shipped presets, as `zoo.presets.list_presets`).
     """
     order = {name: i for i, name in enumerate(SOURCES)}
-    rows = sorted(zoo_presets.list_presets(directory), key=lambda row: (order.get(row["name"], len(order)), row["name"]))
+    rows = sorted(
+        zoo_presets.list_presets(directory), key=lambda row: (order.get(row["name"], len(order)), row["name"])
+    )
     lines = ["| preset | figure |", "|---|---|"]
     lines += [
         f"| `{row['name']}`<br>{row['figure_caption']} | ![{row['name']}]({row['figure']}) |"
