@@ -7,7 +7,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from zoo.utils import atomic
 
-_COLORS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75), (23, 190, 207), (127, 127, 127))
+# Tableau's ten: series past the tenth reuse them.
+_COLORS = (
+    (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75), (23, 190, 207),
+    (127, 127, 127), (188, 189, 34), (227, 119, 194),
+)
 
 
 def _ticks(low, high, count=5):
