@@ -137,7 +137,9 @@ RUNS["gated_pixel_cnn_wide"] = dataclasses.replace(
 )
 # The schedule question: after 10 epochs the wide Gated PixelCNN is 0.50 nats above PixelCNN, and the gap shrank at
 # nearly every epoch (2.26, 2.09, 1.48, 1.50, 0.82, 0.62, 0.50 over epochs 4-10). Both again to 20 epochs. A copy of
-# a finished 10-epoch work directory continues where it stopped, as an uninterrupted 20-epoch run would.
+# a finished 10-epoch work directory continues where it stopped, as an uninterrupted 20-epoch run would. Measured:
+# 102.88 nats for the Gated PixelCNN after 20 epochs against PixelCNN's 102.93, ahead at epochs 15, 16, 18, 19 and 20
+# (Gated <= PixelCNN, as the paper has it); a margin within the 0.26 nats two PixelCNN runs differ by at epoch 10.
 for _name in ("pixel_cnn", "gated_pixel_cnn_wide"):
     RUNS[f"{_name}_20epochs"] = dataclasses.replace(RUNS[_name], epochs=20, note=RUNS[_name].note + ", 20 epochs")
 # WGAN-GP's 15 epochs (7,020 generator steps, the paper's 1e-4) ended at FID 18.92 against the DCGAN's 5.26 after 30
