@@ -563,6 +563,14 @@ def write_readme(path=README, directory=None):
     """Rewrites the presets table (`zoo.presets.presets_table`) and the gallery (`gallery_table`) of the
     Markdown file `path`, each between its pair of `README_MARKERS`; the rest of the file stays as it is.
 
+    Args:
+        path: the Markdown file (default: the repository's README.md). Figure links stay relative to the
+            repository, as the manifests record them.
+        directory: where the manifests are (default: the shipped presets).
+
+    Returns:
+        `path`.
+
     Raises:
         ValueError: `path` lacks a marker, or has them out of order.
     """
