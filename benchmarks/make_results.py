@@ -17,7 +17,7 @@ from zoo.utils import atomic
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
-# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn][TAG].json. Results of other
+# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn|_di][_seedN][TAG].json. Results of other
 # shapes with a section of their own: `_SECTION_RENDERERS`, below the renderers.
 _PIXEL_CNN_PP_LIKELIHOOD = re.compile(r"pixel_cnn_pp_\d+levels\w*\.json")
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
@@ -304,14 +304,49 @@ def _render_pixel_cnn_pp_speed(result):
     ]
 
 
+def _pixel_cnn_pp_ours(result):
+    """How our side of a PixelCNN++ comparison was parametrised and initialised, e.g. "plain kernels"."""
+    if result.get("weight_norm", False):
+        return "weight_norm=True"
+    return "plain kernels, data-initialised" if result.get("data_init", False) else "plain kernels"
+
+
+def _render_pixel_cnn_pp_summary(results):
+    """Markdown lines for RESULTS.md: every PixelCNN++ against `tfd.PixelCNN` comparison in one table."""
+    lines = [
+        "## PixelCNN++ against `tfd.PixelCNN`: every equal-training-time comparison",
+        "",
+        "Each row is one run of `python -m benchmarks.pixel_cnn_pp_benchmark --mode=likelihood` (its section "
+        "below): both models trained for the same seconds in alternating blocks in one process, then scored on all "
+        "10,000 test images (Polyak averages where the run kept them). Ours has fewer parameters than the reference "
+        "for the same architecture: it does not store the masked taps.",
+        "",
+        "| run | levels | seconds each | seed | ours | ours steps | ours bits/dim | tfd steps | tfd bits/dim | lower |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for result in results:
+        ours, theirs = result["pixel_cnn_pp"], result["tfp"]
+        a, b = round(ours["test_bits_per_dim"], 4), round(theirs["test_bits_per_dim"], 4)
+        lower = "ours" if a < b else "tfd.PixelCNN" if b < a else "neither (equal to 4 places)"
+        lines.append(
+            f"| {result['run']} | {result['num_levels']} | {result['budget_seconds_each']:,.0f} | "
+            f"{result.get('seed', 0)} | {_pixel_cnn_pp_ours(result)} | {ours['steps']:,} | "
+            f"{ours['test_bits_per_dim']:.4f} | {theirs['steps']:,} | {theirs['test_bits_per_dim']:.4f} | {lower} |"
+        )
+    return lines + [""]
+
+
 def _render_pixel_cnn_pp_likelihood(result):
     """Markdown lines for RESULTS.md: PixelCNN++ and `tfd.PixelCNN` trained for the same time, side by side."""
     normalised = result.get("weight_norm", False)
+    initialised = result.get("data_init", False) and not normalised
     momentum = result.get("average_momentum")
+    seed = result.get("seed", 0)
     lines = [
         f"## PixelCNN++ against `tfd.PixelCNN`: likelihood for the same training time, {result['num_levels']} levels, "
         f"{result['budget_seconds_each']:,.0f} s each" + (", ours weight-normalised" if normalised else "")
-        + (", Polyak-averaged" if momentum else ""),
+        + (", ours data-initialised" if initialised else "") + (", Polyak-averaged" if momentum else "")
+        + (f", seed {seed}" if seed else ""),
         "",
         f"Both from their own initialisation, {result['architecture']}, {result['num_levels']} levels, batch "
         f"{result['batch_size']}, {result['budget_seconds_each']:,.0f} s of training each "
@@ -328,7 +363,7 @@ def _render_pixel_cnn_pp_likelihood(result):
         ]
     else:
         lines += ["| model | steps | train img/s | test bits/dim |", "|---|---:|---:|---:|"]
-    ours = "PixelCNNPlusPlus (ours, weight_norm=True)" if normalised else "PixelCNNPlusPlus (ours, plain kernels)"
+    ours = f"PixelCNNPlusPlus (ours, {_pixel_cnn_pp_ours(result)})"
     for label, name in (("pixel_cnn_pp", ours), ("tfp", "tfp.distributions.PixelCNN (weight-normalised)")):
         r = result[label]
         averaged = f" {r['averaged_steps']:,} |" if momentum else ""
@@ -581,12 +616,15 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
 
     The "Model quality" section's learning curves are written as PNGs to `figures/` beside `out`.
     """
-    results, sections, quality = [], [], []
+    results, sections, quality, comparisons = [], [], [], []
     for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
         with open(path) as f:
             result = json.load(f)
         name = os.path.basename(path)
         if _PIXEL_CNN_PP_LIKELIHOOD.fullmatch(name):
+            if not comparisons:
+                summary_at = len(sections)  # The summary goes before the first comparison's own section.
+            comparisons.append(result)
             sections.append(_render_pixel_cnn_pp_likelihood(result))
         elif name in _SECTION_RENDERERS:
             sections.append(_SECTION_RENDERERS[name](result))
@@ -594,13 +632,15 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
             quality.append(result)
         else:
             results.append(result)
+    if comparisons:
+        sections.insert(summary_at, _render_pixel_cnn_pp_summary(comparisons))
     base = os.path.dirname(os.path.abspath(out))
     if quality:
         sections.insert(0, _render_quality(quality, os.path.join(base, "figures"), base))
     text = render(results, sections, base=base)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     atomic.write_text(out, text)
-    return len(results) + len(sections) + len(quality) - (1 if quality else 0)
+    return len(results) + len(sections) + len(quality) - (1 if quality else 0) - (1 if comparisons else 0)
 
 
 def main(argv):

@@ -23,7 +23,9 @@ in one process, so both train under the same machine load; then test bits/dim of
 Progress is checkpointed in `--workdir` (default `runs/bench/pixel_cnn_pp_Nlevels`) every `--checkpoint_every`
 blocks; the same command resumes an interrupted run, and once the budget is spent it only scores and saves.
 `--weight_norm` trains ours weight-normalised, initialised from the first batch as the reference is (names end
-in `_wn`); `--tag=_3h` appends to the name, so that a longer budget does not replace a shorter one's result. A
+in `_wn`); `--data_init` starts ours, with plain kernels, from the same data-dependent initialisation (kernels
+rescaled instead of `g`; names end in `_di`); `--seed=N` (N > 0 adds `_seedN`) changes both models' initial
+weights and the batch order, for a paired comparison over seeds; `--tag=_3h` appends to the name, so that a longer budget does not replace a shorter one's result. A
 copy of a finished run's work directory, given a larger `--seconds`, continues both models where they stopped.
 `--average_momentum=0.999` also keeps Polyak averages of both models' weights (`common.PolyakAverage`; PixelCNN++
 trains with them, Salimans et al., 2017), updated after every step inside each model's clock: the averages are
@@ -55,6 +57,11 @@ _MODE = flags.DEFINE_enum("mode", "speed", ["speed", "likelihood"], "What to mea
 _NUM_LEVELS = flags.DEFINE_integer("num_levels", 256, "Quantisation levels of the data.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate of both models.")
 _WEIGHT_NORM = flags.DEFINE_bool("weight_norm", False, "likelihood: train ours with weight_norm=True (tfd.PixelCNN has it).")
+_DATA_INIT = flags.DEFINE_bool(
+    "data_init", False,
+    "likelihood: start ours from the data-dependent initialisation (as tfd.PixelCNN starts), also with plain kernels.",
+)
+_SEED = flags.DEFINE_integer("seed", 0, "likelihood: seed of both models' initial weights and of the batch order.")
 _PORT_STEPS = flags.DEFINE_integer("port_steps", 20, "speed: training steps of the tfd.PixelCNN whose weights are ported.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "speed: interleaved rounds of every timed call.")
 _FORWARD_REPEATS = flags.DEFINE_integer("forward_repeats", 5, "speed: forward passes per round (their mean is one).")
@@ -80,7 +87,7 @@ _DATASET = "fashion_mnist"
 class _Pair:
     """Our PixelCNN++ and a `tfd.PixelCNN` of the same config, each with its Adam and a compiled train step."""
 
-    def __init__(self, levels, learning_rate, weight_norm=False):
+    def __init__(self, levels, learning_rate, weight_norm=False, data_init=None, seed=0):
         spec = registry.get_spec("pixel_cnn_pp")
         # The architecture both share; weight normalisation is always on in the reference.
         self.arch = {k: v for k, v in spec.model_kwargs.items() if k != "weight_norm"}
@@ -88,9 +95,10 @@ class _Pair:
         self.batch_size = spec.batch_size
         self.dist = tfp.distributions.PixelCNN(image_shape=self.shape, high=levels - 1, low=0, **self.arch)
         self.tfp_optimizer = tf_keras.optimizers.Adam(learning_rate)
-        keras.utils.set_random_seed(0)
+        keras.utils.set_random_seed(seed)
         self.model = PixelCNNPlusPlus(
-            image_shape=self.shape, num_levels=levels, seed=0, weight_norm=weight_norm, **self.arch
+            image_shape=self.shape, num_levels=levels, seed=seed, weight_norm=weight_norm, data_init=data_init,
+            **self.arch,
         )
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         self.ours_step = tf.function(self.model.train_step)
@@ -114,9 +122,9 @@ class _Pair:
         return {name: float(np.mean(np.concatenate(values)) / dims) for name, values in nll.items()}
 
 
-def _data(levels, batch_size):
+def _data(levels, batch_size, seed=0):
     prep = data.Preprocessing(kind="levels", num_levels=levels)
-    train = data.load(_DATASET, "train", prep, batch_size=batch_size, seed=0).repeat()
+    train = data.load(_DATASET, "train", prep, batch_size=batch_size, seed=seed).repeat()
     test = data.load(_DATASET, "test", prep, batch_size=500, shuffle=False)
     return iter(train), test
 
@@ -211,11 +219,14 @@ def _budget(levels):
 
 def likelihood():
     levels = _NUM_LEVELS.value
-    pair = _Pair(levels, _LEARNING_RATE.value, _WEIGHT_NORM.value)
-    batches, test = _data(levels, pair.batch_size)
+    data_init = True if _DATA_INIT.value else None  # None: the model's default, on with weight_norm.
+    pair = _Pair(levels, _LEARNING_RATE.value, _WEIGHT_NORM.value, data_init, _SEED.value)
+    batches, test = _data(levels, pair.batch_size, _SEED.value)
     seconds, matched_to = _budget(levels)
     # `pixel_cnn_pp.json` is train_benchmark's; this comparison always names its levels.
-    run = f"pixel_cnn_pp_{levels}levels" + ("_wn" if _WEIGHT_NORM.value else "") + _TAG.value
+    run = (f"pixel_cnn_pp_{levels}levels" + ("_wn" if _WEIGHT_NORM.value else "")
+           + ("_di" if _DATA_INIT.value and not _WEIGHT_NORM.value else "")
+           + (f"_seed{_SEED.value}" if _SEED.value else "") + _TAG.value)
     workdir = _WORKDIR.value or os.path.join("runs", "bench", run)
     first = next(batches)
     if pair.model.data_dependent_init:
@@ -238,7 +249,8 @@ def likelihood():
         samples = pair.model.sample(16, seed=1).numpy()
     train_config = {
         "model": "pixel_cnn_pp", "dataset": _DATASET, "num_levels": levels, "batch_size": pair.batch_size,
-        "learning_rate": _LEARNING_RATE.value, "model_kwargs": {**pair.arch, "weight_norm": _WEIGHT_NORM.value},
+        "learning_rate": _LEARNING_RATE.value, "seed": _SEED.value,
+        "model_kwargs": {**pair.arch, "weight_norm": _WEIGHT_NORM.value, "data_init": pair.model.data_init},
         "seconds": seconds, "workdir": workdir, "average_momentum": _AVERAGE.value,
     }
     atomic.write_json(os.path.join(workdir, "config.json"), train_config, indent=2, sort_keys=True)
@@ -246,7 +258,8 @@ def likelihood():
     figure = visualize.save_grid(
         os.path.join(_FIGURES.value, f"{run}.png"), samples / (levels - 1), num_cols=8, scale=2
     )
-    result = {"run": run, "architecture": pair.arch, "weight_norm": _WEIGHT_NORM.value, "num_levels": levels,
+    result = {"run": run, "architecture": pair.arch, "weight_norm": _WEIGHT_NORM.value,
+              "data_init": pair.model.data_init, "seed": _SEED.value, "num_levels": levels,
               "batch_size": pair.batch_size, "average_momentum": _AVERAGE.value}
     for name, label in (("ours", "pixel_cnn_pp"), ("tfp", "tfp")):
         taken, spent = int(steps[f"{name}_steps"].numpy()), float(clock[f"{name}_seconds"].numpy())

@@ -277,6 +277,19 @@ def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalise
     assert "| PixelCNNPlusPlus (ours, plain kernels) | 5 |" in text
     assert "10,800 s each, Polyak-averaged\n" in text and "momentum 0.999" in text
     assert "| PixelCNNPlusPlus (ours, plain kernels) | 5 | 320 | 3 | 2.9000 | 3.1000 |" in text
+    # A data-initialised run over another seed; the summary table lists every comparison once, before them all.
+    seeded = {**longer, "run": "pixel_cnn_pp_256levels_di_seed1", "data_init": True, "seed": 1,
+              "tfp": {**side, "test_bits_per_dim": 2.8}}
+    (tmp_path / "results" / "pixel_cnn_pp_256levels_di_seed1.json").write_text(json.dumps(seeded))
+    make_results.write_results(str(tmp_path / "results"), str(tmp_path / "RESULTS.md"))
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "10,800 s each, ours data-initialised, seed 1\n" in text
+    assert "| PixelCNNPlusPlus (ours, plain kernels, data-initialised) | 5 |" in text
+    summary = text.index("every equal-training-time comparison")
+    assert summary < text.index("## PixelCNN++ against `tfd.PixelCNN`: likelihood") and text.count("every equal-") == 1
+    assert "| pixel_cnn_pp_256levels_wn | 256 | 2 | 0 | weight_norm=True | 5 | 2.9000 | 4 | 2.9000 | neither (equal to 4 places) |" in text
+    assert ("| pixel_cnn_pp_256levels_di_seed1 | 256 | 10,800 | 1 | plain kernels, data-initialised | 5 | 2.9000 | 5 "
+            "| 2.8000 | tfd.PixelCNN |") in text
 
 
 def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_path):

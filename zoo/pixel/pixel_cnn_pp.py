@@ -86,6 +86,10 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             `tfd.PixelCNN` (`use_weight_norm=True`) train them; call `initialize_from_data` on a training batch
             before training (`trainers.train` does) for their data-dependent initialisation. Default False
             (plain kernels, what `from_tfp` and models saved without it build).
+        data_init: whether training should start with the data-dependent initialisation of Salimans & Kingma
+            (2016), `initialize_from_data` on a training batch (`trainers.train` calls it when this is on). With
+            plain kernels it rescales the kernels themselves, so the network starts as the weight-normalised one
+            would: each layer's outputs standardised on the batch. Default None: on exactly with `weight_norm`.
         seed: seed of sampling draws made without an explicit seed.
 
     Example:
@@ -115,6 +119,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         receptive_field_dims=(3, 3),
         dropout_p=0.5,
         weight_norm=False,
+        data_init=None,
         seed=None,
         **kwargs,
     ):
@@ -140,6 +145,9 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self.num_filters, self.num_logistic_mix = int(num_filters), int(num_logistic_mix)
         self.receptive_field_dims, self.dropout_p = dims, float(dropout_p)
         self.weight_norm = bool(weight_norm)
+        if data_init is not None and not isinstance(data_init, (bool, np.bool_)):
+            raise TypeError(f"`data_init` must be a bool or None; got {data_init!r}.")
+        self.data_init = self.weight_norm if data_init is None else bool(data_init)
 
         geometry = stack_geometry(dims)
         f = self.num_filters
@@ -273,26 +281,38 @@ class PixelCNNPlusPlus(AutoregressiveModel):
 
     @property
     def data_dependent_init(self):
-        """Whether `initialize_from_data` sets initial weights (with `weight_norm`)."""
-        return self.weight_norm
+        """Whether `initialize_from_data` should run once before training (the `data_init` argument)."""
+        return self.data_init
 
     def initialize_from_data(self, images, labels=None):
-        """Data-dependent initialisation of weight normalisation, from one batch (Salimans & Kingma, 2016).
+        """Data-dependent initialisation from one batch (Salimans & Kingma, 2016).
 
-        Runs the network once over `images`; each layer in turn sets its scales `g` and its bias so that its
-        output has zero mean and unit variance per filter on the batch, given the layers before it already
-        initialised. What `tfd.PixelCNN` does at its first call. Call it once, before training.
+        Runs the network once over `images`; each layer in turn sets its scale and its bias so that its output
+        has zero mean and unit variance per filter on the batch, given the layers before it already initialised.
+        With `weight_norm` the scales are `g`, as `tfd.PixelCNN` sets them at its first call; with plain
+        kernels each kernel is rescaled itself, so both parametrisations start as the same function of the
+        batch. Call it once, before training (`trainers.train` does when `data_init` is on).
 
         Args:
             images: int levels `(batch, H, W, C)`, a training batch.
             labels: int class labels `(batch,)` for a conditional model.
 
-        Raises:
-            ValueError: the model was built without `weight_norm`.
+        Example:
+            >>> model = PixelCNNPlusPlus(image_shape=(28, 28, 1), data_init=True)
+            >>> model.initialize_from_data(first_training_batch)
         """
-        if not self.weight_norm:
-            raise ValueError("`initialize_from_data` needs a model built with weight_norm=True; this one has plain kernels.")
         images, labels = self._check(images, labels)
+        if not self.weight_norm:
+            # A weight-normalised twin with these kernels as its directions is initialised; its kernels come back.
+            twin = type(self).from_config({**self.get_config(), "weight_norm": True})
+            pairs = list(zip(self._layers_in_tfp_order(), twin._layers_in_tfp_order()))
+            for plain, normalised in pairs:
+                normalised._v.assign(plain.kernel)
+            twin.initialize_from_data(images, labels)
+            for plain, normalised in pairs:
+                plain.kernel.assign(normalised.kernel)
+                plain.bias.assign(normalised.bias)
+            return
         layers = self._layers_in_tfp_order()
         for layer in layers:
             layer._initializing = True
@@ -409,6 +429,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                 "receptive_field_dims": self.receptive_field_dims,
                 "dropout_p": self.dropout_p,
                 "weight_norm": self.weight_norm,
+                "data_init": self.data_init,
             }
         )
         return config

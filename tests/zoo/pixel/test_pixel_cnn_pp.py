@@ -239,8 +239,25 @@ def test_weight_norm_starts_as_the_plain_network_and_data_init_standardises_each
         np.testing.assert_allclose(mean, 0.0, atol=1e-4)
         np.testing.assert_allclose(variance, 1.0, rtol=1e-3)
     assert not np.allclose(normalised.log_prob(images), before)
-    with pytest.raises(ValueError, match="weight_norm=True"):
-        plain.initialize_from_data(images)
+
+
+def test_data_init_of_plain_kernels_starts_as_the_weight_normalised_network():
+    images = np.random.default_rng(0).integers(0, 256, (32, 4, 4, 3)).astype(np.int32)
+    plain = _tiny((4, 4, 3), data_init=True)
+    normalised = _tiny((4, 4, 3), weight_norm=True)
+    assert plain.data_dependent_init and not plain.weight_norm
+    assert PixelCNNPlusPlus.from_config(plain.get_config()).data_init
+    for source, target in zip(plain._layers_in_tfp_order(), normalised._layers_in_tfp_order()):
+        target.weights[0].assign(source.kernel)  # The same directions v.
+    plain.initialize_from_data(images)
+    normalised.initialize_from_data(images)
+    np.testing.assert_allclose(plain.log_prob(images), normalised.log_prob(images), rtol=1e-5)
+    x = 2.0 * tf.cast(images, tf.float32) / 255.0 - 1.0
+    mean, variance = tf.nn.moments(plain._network(x, None), axes=[0, 1, 2])
+    np.testing.assert_allclose(mean, 0.0, atol=1e-4)
+    np.testing.assert_allclose(variance, 1.0, rtol=1e-3)
+    with pytest.raises(TypeError, match="data_init"):
+        _tiny((4, 4, 3), data_init="yes")
 
 
 @pytest.mark.parametrize("make, shape", [
