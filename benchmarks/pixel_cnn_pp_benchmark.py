@@ -89,8 +89,9 @@ class _Pair:
 
     def __init__(self, levels, learning_rate, weight_norm=False, data_init=None, seed=0):
         spec = registry.get_spec("pixel_cnn_pp")
-        # The architecture both share; weight normalisation is always on in the reference.
-        self.arch = {k: v for k, v in spec.model_kwargs.items() if k != "weight_norm"}
+        # The architecture both share; the reference is always weight-normalised and data-initialised, ours as
+        # the flags say.
+        self.arch = {k: v for k, v in spec.model_kwargs.items() if k not in ("weight_norm", "data_init")}
         self.shape = data.image_shape(_DATASET)
         self.batch_size = spec.batch_size
         self.dist = tfp.distributions.PixelCNN(image_shape=self.shape, high=levels - 1, low=0, **self.arch)

@@ -202,7 +202,7 @@ def test_a_model_with_a_data_dependent_init_starts_from_a_training_batch(tmp_pat
     initialize = PixelCNNPlusPlus.initialize_from_data
 
     def recording(self, images, labels=None):
-        seen.append((tuple(images.shape), int(np.max(images))))
+        seen.append((tuple(images.shape), int(np.max(images)), self.weight_norm))
         return initialize(self, images, labels)
 
     monkeypatch.setattr(PixelCNNPlusPlus, "initialize_from_data", recording)
@@ -210,6 +210,12 @@ def test_a_model_with_a_data_dependent_init_starts_from_a_training_batch(tmp_pat
     config = _config(tmp_path, model="pixel_cnn_pp", epochs=1, steps_per_epoch=1, batch_size=8, train_take=16,
                      eval_take=8, num_grid_samples=0, learning_rate=1e-3)
     train_lib.train_and_evaluate(dataclasses.replace(config, model_kwargs={**tiny, "weight_norm": True}))
-    assert len(seen) == 1 and seen[0][0] == (8, 28, 28, 1) and seen[0][1] > 1  # 256-level training images
+    assert seen == [((8, 28, 28, 1), seen[0][1], True)] and seen[0][1] > 1  # 256-level training images
+    # The registry's PixelCNN++ has plain kernels with data_init on: initialised from a training batch too.
     train_lib.train_and_evaluate(dataclasses.replace(config, workdir=str(tmp_path / "plain"), model_kwargs=tiny))
-    assert len(seen) == 1  # Without weight normalisation there is nothing to initialise.
+    assert seen[1][0] == (8, 28, 28, 1) and seen[1][1] > 1 and not seen[1][2]
+    count = len(seen)
+    train_lib.train_and_evaluate(
+        dataclasses.replace(config, workdir=str(tmp_path / "off"), model_kwargs={**tiny, "data_init": False})
+    )
+    assert len(seen) == count  # Nothing to initialise.
