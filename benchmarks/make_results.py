@@ -17,8 +17,8 @@ from zoo.utils import atomic
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
-# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn|_di][_seedN][TAG].json. Results of other
-# shapes with a section of their own: `_SECTION_RENDERERS`, below the renderers.
+# benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn|_di][_seedN][TAG].json.
+# Results of other shapes with a section of their own: `_SECTION_RENDERERS`, below the renderers.
 _PIXEL_CNN_PP_LIKELIHOOD = re.compile(r"pixel_cnn_pp_\d+levels\w*\.json")
 _QUALITY_PREFIX = "quality_"  # benchmarks/quality.py's long runs: the "Model quality" section.
 

@@ -25,8 +25,9 @@ blocks; the same command resumes an interrupted run, and once the budget is spen
 `--weight_norm` trains ours weight-normalised, initialised from the first batch as the reference is (names end
 in `_wn`); `--data_init` starts ours, with plain kernels, from the same data-dependent initialisation (kernels
 rescaled instead of `g`; names end in `_di`); `--seed=N` (N > 0 adds `_seedN`) changes both models' initial
-weights and the batch order, for a paired comparison over seeds; `--tag=_3h` appends to the name, so that a longer budget does not replace a shorter one's result. A
-copy of a finished run's work directory, given a larger `--seconds`, continues both models where they stopped.
+weights and the batch order, for a paired comparison over seeds; `--tag=_3h` appends to the name, so that a
+longer budget does not replace a shorter one's result. A copy of a finished run's work directory, given a larger
+`--seconds`, continues both models where they stopped.
 `--average_momentum=0.999` also keeps Polyak averages of both models' weights (`common.PolyakAverage`; PixelCNN++
 trains with them, Salimans et al., 2017), updated after every step inside each model's clock: the averages are
 then what is scored, saved and sampled, and the last weights are scored beside them. A run continued from
