@@ -318,19 +318,22 @@ def _render_pixel_cnn_pp_summary(results):
         "",
         "Each row is one run of `python -m benchmarks.pixel_cnn_pp_benchmark --mode=likelihood` (its section "
         "below): both models trained for the same seconds in alternating blocks in one process, then scored on all "
-        "10,000 test images (Polyak averages where the run kept them). Ours has fewer parameters than the reference "
-        "for the same architecture: it does not store the masked taps.",
+        "10,000 test images: both models' last weights, or both models' Polyak averages where the run kept them. "
+        "Ours has fewer parameters than the reference for the same architecture: it does not store the masked taps.",
         "",
-        "| run | levels | seconds each | seed | ours | ours steps | ours bits/dim | tfd steps | tfd bits/dim | lower |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---|",
+        "| run | levels | seconds each | seed | ours | scored | ours steps | ours bits/dim | tfd steps | tfd bits/dim "
+        "| lower |",
+        "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---|",
     ]
     for result in results:
         ours, theirs = result["pixel_cnn_pp"], result["tfp"]
         a, b = round(ours["test_bits_per_dim"], 4), round(theirs["test_bits_per_dim"], 4)
         lower = "ours" if a < b else "tfd.PixelCNN" if b < a else "neither (equal to 4 places)"
+        momentum = result.get("average_momentum")
+        scored = f"Polyak averages ({momentum})" if momentum else "last weights"
         lines.append(
             f"| {result['run']} | {result['num_levels']} | {result['budget_seconds_each']:,.0f} | "
-            f"{result.get('seed', 0)} | {_pixel_cnn_pp_ours(result)} | {ours['steps']:,} | "
+            f"{result.get('seed', 0)} | {_pixel_cnn_pp_ours(result)} | {scored} | {ours['steps']:,} | "
             f"{ours['test_bits_per_dim']:.4f} | {theirs['steps']:,} | {theirs['test_bits_per_dim']:.4f} | {lower} |"
         )
     return lines + [""]

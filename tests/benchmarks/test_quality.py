@@ -287,10 +287,11 @@ def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalise
     assert "| PixelCNNPlusPlus (ours, plain kernels, data-initialised) | 5 |" in text
     summary = text.index("every equal-training-time comparison")
     assert summary < text.index("## PixelCNN++ against `tfd.PixelCNN`: likelihood") and text.count("every equal-") == 1
-    assert ("| pixel_cnn_pp_256levels_wn | 256 | 2 | 0 | weight_norm=True | 5 | 2.9000 | 4 | 2.9000 "
+    assert ("| pixel_cnn_pp_256levels_wn | 256 | 2 | 0 | weight_norm=True | last weights | 5 | 2.9000 | 4 | 2.9000 "
             "| neither (equal to 4 places) |") in text
-    assert ("| pixel_cnn_pp_256levels_di_seed1 | 256 | 10,800 | 1 | plain kernels, data-initialised | 5 | 2.9000 | 5 "
-            "| 2.8000 | tfd.PixelCNN |") in text
+    assert ("| pixel_cnn_pp_256levels_di_seed1 | 256 | 10,800 | 1 | plain kernels, data-initialised | last weights | 5 "
+            "| 2.9000 | 5 | 2.8000 | tfd.PixelCNN |") in text
+    assert "| pixel_cnn_pp_256levels_avg | 256 | 10,800 | 0 | plain kernels | Polyak averages (0.999) | 5 |" in text
 
 
 def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_path):
