@@ -483,6 +483,39 @@ class EpochSeconds(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+class EvaluateAveragedWeights(keras.callbacks.Callback):
+    """Scores the validation of `fit` with the optimizer's moving averages of the weights (Polyak averaging).
+
+    For a model compiled with `keras.optimizers.Adam(use_ema=True, ...)` (any optimizer with `use_ema`):
+    before each evaluation it copies the training weights aside and puts the averages in their place
+    (`optimizer.finalize_variable_values`, as `fit` does once training ends), and afterwards it puts the training
+    weights back exactly, bit for bit. So the `val_*` learning curve scores the same weights as the model `fit`
+    leaves, while training, backups and the per-epoch checkpoints keep the raw weights.
+    `keras.callbacks.SwapEMAWeights` swaps by adding and subtracting, which rounds the training weights at each
+    swap; a copy costs one model's worth of memory and rounds nothing.
+
+    Salimans et al. (2017), "PixelCNN++", evaluate with Polyak averages of the parameters (decay 0.9995).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._training_weights = None
+
+    def on_test_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if not getattr(optimizer, "use_ema", False):
+            raise ValueError("EvaluateAveragedWeights needs a model compiled with an optimizer with use_ema=True.")
+        if optimizer.built:  # Before the first step there are no averages: the weights are scored as they are.
+            self._training_weights = [v.numpy() for v in self.model.trainable_variables]
+            optimizer.finalize_variable_values(self.model.trainable_variables)
+
+    def on_test_end(self, logs=None):
+        if self._training_weights is not None:
+            for variable, value in zip(self.model.trainable_variables, self._training_weights):
+                variable.assign(value)
+            self._training_weights = None
+
+
 class SampleQuality(keras.callbacks.Callback):
     """Adds FID and k-NN precision/recall of fresh samples to every epoch's logs: a generator's learning curve.
 

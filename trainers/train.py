@@ -53,6 +53,10 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Unpaired models: resize 
 _LOSS = flags.DEFINE_enum(
     "loss", None, ["non_saturating", "minimax", "wasserstein", "least_squares"], "GANs: the game (default: the model's)."
 )
+_EMA = flags.DEFINE_float(
+    "ema_momentum", None, "One-optimizer models: Polyak-average the weights with this momentum (e.g. 0.9995); "
+    "validation, evaluation and model.keras use the averages."
+)
 
 
 def main(argv):
@@ -87,6 +91,7 @@ def main(argv):
         validate_every_epoch=_VALIDATE.value,
         quality_samples=_QUALITY.value,
         loss=_LOSS.value,
+        ema_momentum=_EMA.value,
     )
     metrics = cli.run_and_report(
         train_lib.train_and_evaluate,

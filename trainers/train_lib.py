@@ -84,6 +84,12 @@ class TrainConfig:
             in the shipped classifier's feature space. 0 (default) = off.
         loss: GANs only: the game passed to `compile` ("non_saturating", "minimax", "wasserstein" or
             "least_squares"); None (default) = the registry's.
+        ema_momentum: models trained by one optimizer (not the GANs or CycleGAN): keep exponential moving
+            averages of the weights with this momentum (Polyak averaging; `keras.optimizers.Adam(use_ema=True)`),
+            e.g. 0.9995 as in PixelCNN++ (averages over about 1 / (1 - momentum) steps). The per-epoch
+            validation, the final evaluation and `model.keras` use the averages; the backups and epoch
+            checkpoints keep the raw weights, so a run resumes exactly. None (default) = off. A work directory
+            keeps the setting it started with.
     """
 
     model: str = "vae"
@@ -110,6 +116,7 @@ class TrainConfig:
     validate_every_epoch: bool = False
     quality_samples: int = 0
     loss: Optional[str] = None
+    ema_momentum: Optional[float] = None
 
     def resolved(self):
         """A copy with the registry defaults filled in and every field validated."""
@@ -153,6 +160,16 @@ class TrainConfig:
                 raise ValueError(f"`loss` applies to the GANs ({', '.join(gans)}), not {cfg.model!r}.")
             if cfg.loss not in losses.GAMES:
                 raise ValueError(f"`loss` must be None or one of {sorted(losses.GAMES)}; got {cfg.loss!r}.")
+        if cfg.ema_momentum is not None:
+            if isinstance(cfg.ema_momentum, bool) or not isinstance(cfg.ema_momentum, (int, float)) or not (
+                0 < cfg.ema_momentum < 1
+            ):
+                raise ValueError(f"`ema_momentum` must be None or a float in (0, 1); got {cfg.ema_momentum!r}.")
+            if spec.optimizers != ("optimizer",):
+                raise ValueError(
+                    f"`ema_momentum` applies to models trained by one optimizer; {cfg.model!r} has "
+                    f"{len(spec.optimizers)} ({', '.join(spec.optimizers)})."
+                )
         cfg.preprocessing()  # Validates num_levels and binarize.
         return cfg
 
@@ -176,8 +193,10 @@ def build_model(config, image_shape, num_classes):
     if spec.preprocessing == "levels":
         kwargs["num_levels"] = config.num_levels
     model = spec.model_class()(image_shape=image_shape, num_classes=num_classes if spec.conditional else None, **kwargs)
+    ema = {} if config.ema_momentum is None else {"use_ema": True, "ema_momentum": config.ema_momentum}
     optimizers = {
-        name: keras.optimizers.Adam(learning_rate=config.learning_rate, **spec.adam_kwargs) for name in spec.optimizers
+        name: keras.optimizers.Adam(learning_rate=config.learning_rate, **spec.adam_kwargs, **ema)
+        for name in spec.optimizers
     }
     compile_kwargs = dict(spec.compile_kwargs, **({"loss": config.loss} if config.loss else {}))
     model.compile(**optimizers, **compile_kwargs)
@@ -208,7 +227,8 @@ def _check_workdir(cfg, write=True):
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
-        for key in ("model", "dataset", "num_levels", "domains", "image_size"):
+        # A run cannot switch Polyak averaging on or off: its optimizer state would not match the backup's.
+        for key in ("model", "dataset", "num_levels", "domains", "image_size", "ema_momentum"):
             if previous.get(key) != json.loads(json.dumps(getattr(cfg, key))):  # Tuples come back as lists.
                 raise ValueError(
                     f"{cfg.workdir} holds a run with {key}={previous.get(key)!r}, not {getattr(cfg, key)!r}: "
@@ -298,6 +318,8 @@ def _callbacks(cfg, prep, classes, chief, backup):
     the chief TensorBoard and a sample grid."""
     run = _RunCallbacks([], zoo_callbacks.StopOnNaN(), backup, zoo_callbacks.Throughput(cfg.batch_size), None)
     run.all = [zoo_callbacks.EpochSeconds(), run.nan_guard]
+    if cfg.ema_momentum is not None:
+        run.all.append(zoo_callbacks.EvaluateAveragedWeights())
     if cfg.quality_samples:
         run.all.append(_sample_quality(cfg, prep, classes))  # Before the callbacks that record the logs.
     run.all += [

@@ -43,6 +43,13 @@ def test_longer_runs_differ_from_the_runs_they_continue_in_their_epochs_alone():
         assert dataclasses.replace(longer, epochs=shorter.epochs, note="") == dataclasses.replace(shorter, note="")
 
 
+def test_the_averaging_run_differs_from_its_reference_in_the_averages_alone():
+    averaged, plain = quality.RUNS["pixel_cnn_pp_256levels_ema"], quality.RUNS["pixel_cnn_pp_256levels"]
+    assert averaged.ema_momentum == 0.999 and plain.ema_momentum is None
+    assert dataclasses.replace(averaged, ema_momentum=None, note="") == dataclasses.replace(plain, note="")
+    assert quality.train_config("pixel_cnn_pp_256levels_ema", "/runs/q").ema_momentum == 0.999
+
+
 def _preset_from_tiny_run(tmp_path, monkeypatch, preset, run, metric, figures=True, readme=None):
     """Makes `preset` from the finished quality run `run` in `tmp_path` (METRICS_TAKE 40); returns its Preset."""
     monkeypatch.setitem(presets_lib.SOURCES, preset, (f"quality:{run}", metric, 20))

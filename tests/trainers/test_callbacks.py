@@ -226,3 +226,30 @@ def test_epoch_seconds_and_sample_quality_join_the_logs_that_the_backup_records(
     with open(tmp_path / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [float(r["fid"]) for r in rows] == [1.5, 1.5] and all(float(r["epoch_seconds"]) > 0 for r in rows)
+
+
+def test_validation_scores_the_polyak_averages_and_gives_the_training_weights_back_bit_for_bit():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.9), loss="mse")
+    averages = None
+    for x, y in _data(8):  # train_on_batch, unlike fit, leaves the raw weights in the model.
+        model.train_on_batch(x, y)
+        weights = [v.numpy() for v in model.trainable_variables]
+        averages = weights if averages is None else [0.9 * a + 0.1 * w for a, w in zip(averages, weights)]
+    training = [v.numpy() for v in model.trainable_variables]
+    reference = keras.models.clone_model(model)
+    reference.compile(loss="mse")
+    reference.set_weights(averages)
+    expected = reference.evaluate(_data(2), verbose=0)
+    assert expected != pytest.approx(model.evaluate(_data(2), verbose=0))
+
+    scored = model.evaluate(_data(2), callbacks=[callbacks.EvaluateAveragedWeights()], verbose=0)
+    assert scored == pytest.approx(expected, rel=1e-5)
+    for variable, value in zip(model.trainable_variables, training):
+        np.testing.assert_array_equal(variable.numpy(), value)
+
+
+def test_evaluating_averaged_weights_needs_an_optimizer_that_keeps_them():
+    model = _regression_model()
+    with pytest.raises(ValueError, match="use_ema=True"):
+        model.evaluate(_data(1), callbacks=[callbacks.EvaluateAveragedWeights()], verbose=0)

@@ -143,6 +143,9 @@ def test_resolved_config_takes_registry_defaults_and_overrides(tiny_model):
         (dict(model="dcgan", binarize="stochastic"), ValueError, "binarize"),
         (dict(loss="wasserstein"), ValueError, "`loss` applies to the GANs"),
         (dict(model="gan", loss="hinge"), ValueError, "`loss` must be None or one of"),
+        (dict(ema_momentum=1.0), ValueError, "`ema_momentum` must be None or a float in"),
+        (dict(ema_momentum=True), ValueError, "`ema_momentum` must be None or a float in"),
+        (dict(model="dcgan", ema_momentum=0.99), ValueError, "one optimizer; 'dcgan' has 2 .d_optimizer, g_optimizer"),
     ],
 )
 def test_bad_configs_are_refused_with_the_argument_named(tiny_model, overrides, error, match):
@@ -179,6 +182,23 @@ def test_validation_every_epoch_records_the_learning_curve_and_epoch_times(tmp_p
     assert len(rows) == 2 and all(float(r["epoch_seconds"]) > 0 for r in rows)
     # The per-epoch validation is the final evaluation's metric on the same (eval_take) test images.
     assert float(rows[1]["val_loss"]) < float(rows[0]["val_loss"]) < 543
+
+
+def test_polyak_averages_are_validated_evaluated_and_saved_while_training_keeps_raw_weights(tmp_path, tiny_model):
+    cfg = _config(tmp_path, ema_momentum=0.9, validate_every_epoch=True)
+    metrics = train_lib.train_and_evaluate(cfg)
+    run = tmp_path / "run"
+    final = keras.models.load_model(run / "model.keras")
+    raw = keras.models.load_model(run / "checkpoints" / "epoch_0002.keras")  # The weights as trained, not averaged.
+    assert final.optimizer.use_ema and final.optimizer.ema_momentum == 0.9
+    assert not np.allclose(final.logits.numpy(), raw.logits.numpy())
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    # The last validation scored the weights fit left (the averages): the same loss as the final evaluation.
+    np.testing.assert_allclose(float(rows[1]["val_loss"]), metrics["test"]["loss"], rtol=1e-6)
+    # A work directory keeps the setting it started with: its optimizer state holds the averages.
+    with pytest.raises(ValueError, match="ema_momentum=0.9, not None"):
+        train_lib.train_and_evaluate(_config(tmp_path, epochs=3))
 
 
 def test_a_gan_with_fresh_real_batches_gets_k_images_per_row_and_a_per_epoch_fid(tmp_path):
