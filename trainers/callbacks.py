@@ -495,6 +495,10 @@ class EvaluateAveragedWeights(keras.callbacks.Callback):
     swap; a copy costs one model's worth of memory and rounds nothing.
 
     Salimans et al. (2017), "PixelCNN++", evaluate with Polyak averages of the parameters (decay 0.9995).
+
+    Example:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True, ema_momentum=0.999))
+        model.fit(train_ds, validation_data=test_ds, epochs=10, callbacks=[EvaluateAveragedWeights()])
     """
 
     def __init__(self):

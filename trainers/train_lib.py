@@ -87,8 +87,8 @@ class TrainConfig:
         ema_momentum: models trained by one optimizer (not the GANs or CycleGAN): keep exponential moving
             averages of the weights with this momentum (Polyak averaging; `keras.optimizers.Adam(use_ema=True)`),
             e.g. 0.9995 as in PixelCNN++ (averages over about 1 / (1 - momentum) steps). The per-epoch
-            validation, the final evaluation and `model.keras` use the averages; the backups and epoch
-            checkpoints keep the raw weights, so a run resumes exactly. None (default) = off. A work directory
+            validation, the final evaluation and `model.keras` use the averages; the backups, epoch
+            checkpoints and per-epoch sample grids keep the raw weights, so a run resumes exactly. None (default) = off. A work directory
             keeps the setting it started with.
     """
 
