@@ -88,8 +88,8 @@ class TrainConfig:
             averages of the weights with this momentum (Polyak averaging; `keras.optimizers.Adam(use_ema=True)`),
             e.g. 0.9995 as in PixelCNN++ (averages over about 1 / (1 - momentum) steps). The per-epoch
             validation, the final evaluation and `model.keras` use the averages; the backups, epoch
-            checkpoints and per-epoch sample grids keep the raw weights, so a run resumes exactly. None (default) = off. A work directory
-            keeps the setting it started with.
+            checkpoints and per-epoch sample grids keep the raw weights, so a run resumes exactly. None
+            (default) = off. A work directory keeps the setting it started with.
     """
 
     model: str = "vae"
@@ -227,7 +227,7 @@ def _check_workdir(cfg, write=True):
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
-        # A run cannot switch Polyak averaging on or off: its optimizer state would not match the backup's.
+        # A run keeps its Polyak averaging setting: switched on or off, its optimizer state would not match.
         for key in ("model", "dataset", "num_levels", "domains", "image_size", "ema_momentum"):
             if previous.get(key) != json.loads(json.dumps(getattr(cfg, key))):  # Tuples come back as lists.
                 raise ValueError(
