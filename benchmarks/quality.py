@@ -119,9 +119,10 @@ _AR_CONFIGS = {
     ),
     "row_lstm": ({"hidden": 32, "num_layers": 3}, "Row LSTM, 3 layers, h=32"),
     "diagonal_bilstm": ({"hidden": 32, "num_layers": 3}, "Diagonal BiLSTM, 3 layers, h=32"),
-    # Issue 17's model: sized like the others once its constructor lands (check with --list).
+    # Plain initialisation: these runs were trained before the registry started PixelCNN++ from the data.
     "pixel_cnn_pp": (
-        {"num_resnet": 1, "num_hierarchies": 2, "num_filters": 18, "num_logistic_mix": 5, "dropout_p": 0.0},
+        {"num_resnet": 1, "num_hierarchies": 2, "num_filters": 18, "num_logistic_mix": 5, "dropout_p": 0.0,
+         "data_init": False},
         "PixelCNN++ (Salimans et al., 2017), 2 hierarchies of 1 resnet block, 18 filters (112k parameters)",
     ),
 }

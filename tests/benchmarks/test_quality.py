@@ -50,6 +50,35 @@ def test_the_averaging_run_differs_from_its_reference_in_the_averages_alone():
     assert quality.train_config("pixel_cnn_pp_256levels_ema", "/runs/q").ema_momentum == 0.999
 
 
+def _constructor_config(cfg, model_kwargs):
+    """The model's `get_config` for `model_kwargs` (defaults resolved), without Keras's layer bookkeeping."""
+    spec = cfg.spec
+    kwargs = dict(model_kwargs, **({"num_levels": cfg.num_levels} if spec.preprocessing == "levels" else {}))
+    classes = 10 if spec.conditional else None
+    config = spec.model_class()(image_shape=(28, 28, 1), num_classes=classes, **kwargs).get_config()
+    return {k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}
+
+
+def test_every_recorded_result_is_what_its_command_runs_today():
+    # A registry default changed after a run was recorded must not change what the recorded command reproduces.
+    results = os.path.join(os.path.dirname(quality.__file__), "results")
+    checked = 0
+    for name in quality.RUNS:
+        path = os.path.join(results, f"quality_{name}.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            recorded = json.load(f)["train_config"]
+        cfg = quality.train_config(name, "/runs/q")
+        current = json.loads(json.dumps(dataclasses.asdict(cfg)))  # Tuples as the record's lists.
+        for key, value in recorded.items():
+            if key not in ("workdir", "verbose", "model_kwargs"):
+                assert current[key] == value, (name, key)
+        assert _constructor_config(cfg, recorded["model_kwargs"]) == _constructor_config(cfg, cfg.model_kwargs), name
+        checked += 1
+    assert checked >= 10
+
+
 def _preset_from_tiny_run(tmp_path, monkeypatch, preset, run, metric, figures=True, readme=None):
     """Makes `preset` from the finished quality run `run` in `tmp_path` (METRICS_TAKE 40); returns its Preset."""
     monkeypatch.setitem(presets_lib.SOURCES, preset, (f"quality:{run}", metric, 20))
