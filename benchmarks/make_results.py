@@ -442,6 +442,41 @@ def _render_gan_tips(result):
     return lines
 
 
+def _render_nll_breakdown(result):
+    """Markdown lines for RESULTS.md: `benchmarks.nll_breakdown`'s test NLL by intensity band and by row."""
+    runs = result["runs"]
+    images = {r["images"] for r in runs.values()}
+    lines = [
+        "## Where the bits go: test NLL by pixel intensity and by row",
+        "",
+        f"The exact test NLL of finished runs on {', '.join(f'{n:,}' for n in sorted(images))} test images, summed "
+        "by the true level of each sub-pixel (0 is the background) and by image row, in bits per sub-pixel; in "
+        "brackets, the band's share of the sub-pixels and of the bits. A gap in the first rows points at context "
+        "(receptive field, blind spot), a gap in the object's intensities at per-pixel capacity. "
+        f"{result['cores']} cores, {result['date']}.",
+        "",
+    ]
+    for levels in sorted({r["num_levels"] for r in runs.values()}):
+        group = {name: r for name, r in runs.items() if r["num_levels"] == levels}
+        bands = [b["levels"] for b in next(iter(group.values()))["bands"]]
+        lines += [
+            "| run | levels | bits/dim | " + " | ".join(f"level {b}" for b in bands) + " | row 0 | rows 1-3 | other rows |",
+            "|---|---:|---:|" + "---:|" * (len(bands) + 3),
+        ]
+        for name, r in group.items():
+            cells = [f"{b['bits_per_subpixel']:.3f} ({b['share_of_subpixels']:.0%}, {b['share_of_bits']:.0%})"
+                     for b in r["bands"]]
+            rows = r["rows"]
+            lines.append(
+                f"| {name} | {levels} | {r['bits_per_dim']:.4f} | " + " | ".join(cells)
+                + f" | {rows[0]:.3f} | {statistics.mean(rows[1:4]):.3f} | {statistics.mean(rows[4:]):.3f} |"
+            )
+        lines.append("")
+    lines += [f"![Test NLL per image row](figures/{result['figure']})", "",
+              f"Reproduce: `{result['benchmark_command'].strip()}`", ""]
+    return lines
+
+
 def _test_nll(result):
     """`(nats, bits/dim, how)` of a quality run on the whole test split: exact NLL, or the VAE's IWAE bound."""
     likelihood = result.get("likelihood") or {}
@@ -610,7 +645,7 @@ def _render_quality(results, figures_dir, base):
 _SECTION_RENDERERS = {
     "loop.json": _render_loop, "sampling.json": _render_sampling, "train_speed.json": _render_train_speed,
     "serving.json": _render_serving, "cyclegan.json": _render_cyclegan, "gan_tips.json": _render_gan_tips,
-    "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed,
+    "pixel_cnn_pp_speed.json": _render_pixel_cnn_pp_speed, "nll_breakdown.json": _render_nll_breakdown,
 }
 
 
