@@ -465,7 +465,7 @@ def _render_nll_breakdown(result):
         ]
         for name, r in group.items():
             cells = [f"{b['bits_per_subpixel']:.3f} ({b['share_of_subpixels']:.0%}, {b['share_of_bits']:.0%})"
-                     for b in r["bands"]]
+                     if b["bits_per_subpixel"] is not None else "no pixels" for b in r["bands"]]
             rows = r["rows"]
             lines.append(
                 f"| {name} | {levels} | {r['bits_per_dim']:.4f} | " + " | ".join(cells)

@@ -22,13 +22,6 @@ from benchmarks import common, plot
 from trainers import data, eval_lib
 from zoo.utils import atomic
 
-_RUNS = flags.DEFINE_list("runs", None, "Work directories under --root to break down (at least one).")
-_ROOT = flags.DEFINE_string("root", "runs/quality", "Parent of the runs' work directories.")
-_TAKE = flags.DEFINE_integer("take", None, "Score only the first N test images (quick checks; default all).")
-_OUT_DIR = flags.DEFINE_string("out_dir", "benchmarks/results", "Where nll_breakdown.json goes.")
-_FIGURES = flags.DEFINE_string("figures_dir", "benchmarks/figures", "Where nll_by_row.png goes.")
-
-
 def level_bands(num_levels):
     """`[(label, low, high)]` of the intensity bands: the background level 0, then the quarters of the range
     (1-63, 64-127, 128-191, 192-255 for 256 levels); one band per level below 8 levels."""
@@ -102,21 +95,32 @@ def breakdown(workdir, take=None, batch_size=500):
     }
 
 
+def _define_flags():
+    # Only when run as a program: the tests import this module beside benchmarks.quality, which owns --root.
+    flags.DEFINE_list("runs", None, "Work directories under --root to break down (at least one).")
+    flags.DEFINE_string("root", "runs/quality", "Parent of the runs' work directories.")
+    flags.DEFINE_integer("take", None, "Score only the first N test images (quick checks; default all).")
+    flags.DEFINE_string("out_dir", "benchmarks/results", "Where nll_breakdown.json goes.")
+    flags.DEFINE_string("figures_dir", "benchmarks/figures", "Where nll_by_row.png goes.")
+
+
 def main(argv):
     del argv
-    if not _RUNS.value:
+    config = flags.FLAGS
+    if not config.runs:
         raise app.UsageError("--runs=NAME[,NAME...] is required.")
-    results = {name: breakdown(os.path.join(_ROOT.value, name), take=_TAKE.value) for name in _RUNS.value}
+    results = {name: breakdown(os.path.join(config.root, name), take=config.take) for name in config.runs}
     series = {name: list(enumerate(r["rows"])) for name, r in results.items()}
-    figure = plot.line_plot(os.path.join(_FIGURES.value, "nll_by_row.png"), series,
+    figure = plot.line_plot(os.path.join(config.figures_dir, "nll_by_row.png"), series,
                             "Test NLL per image row (bits per sub-pixel)", "row", "bits")
-    result = {"runs": results, "figure": os.path.basename(figure), "take": _TAKE.value,
+    result = {"runs": results, "figure": os.path.basename(figure), "take": config.take,
               **common.provenance("benchmarks.nll_breakdown")}
-    os.makedirs(_OUT_DIR.value, exist_ok=True)
-    atomic.write_json(os.path.join(_OUT_DIR.value, "nll_breakdown.json"), result, indent=2, sort_keys=True)
+    os.makedirs(config.out_dir, exist_ok=True)
+    atomic.write_json(os.path.join(config.out_dir, "nll_breakdown.json"), result, indent=2, sort_keys=True)
     for name, r in results.items():
         print(name, f"{r['bits_per_dim']:.4f}", [(b["levels"], round(b["bits_per_subpixel"] or 0, 3)) for b in r["bands"]])
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

@@ -51,7 +51,8 @@ def test_the_breakdown_adds_up_to_the_exact_test_nll(tmp_path):
 def test_the_section_tabulates_each_run_and_links_the_plot(tmp_path):
     run = {"images": 10000, "num_levels": 256, "bits_per_dim": 3.0, "rows": [1.0] + [3.0] * 27,
            "bands": [{"levels": "0", "share_of_subpixels": 0.5, "bits_per_subpixel": 0.2, "share_of_bits": 0.03},
-                     {"levels": "1-255", "share_of_subpixels": 0.5, "bits_per_subpixel": 5.8, "share_of_bits": 0.97}]}
+                     {"levels": "1-254", "share_of_subpixels": 0.5, "bits_per_subpixel": 5.8, "share_of_bits": 0.97},
+                     {"levels": "255", "share_of_subpixels": 0.0, "bits_per_subpixel": None, "share_of_bits": 0.0}]}
     result = {"runs": {"pixel_cnn_256levels": run}, "figure": "nll_by_row.png", "take": None, "cores": 2,
               "date": "2026-12-06", "benchmark_command": "python -m benchmarks.nll_breakdown --runs=pixel_cnn_256levels"}
     (tmp_path / "results").mkdir()
@@ -59,5 +60,6 @@ def test_the_section_tabulates_each_run_and_links_the_plot(tmp_path):
     make_results.write_results(str(tmp_path / "results"), str(tmp_path / "RESULTS.md"))
     text = (tmp_path / "RESULTS.md").read_text()
     assert "## Where the bits go" in text and "](figures/nll_by_row.png)" in text
-    assert "| pixel_cnn_256levels | 256 | 3.0000 | 0.200 (50%, 3%) | 5.800 (50%, 97%) | 1.000 | 3.000 | 3.000 |" in text
+    assert ("| pixel_cnn_256levels | 256 | 3.0000 | 0.200 (50%, 3%) | 5.800 (50%, 97%) | no pixels | 1.000 | 3.000 | "
+            "3.000 |") in text
     assert "python -m benchmarks.nll_breakdown --runs=pixel_cnn_256levels" in text

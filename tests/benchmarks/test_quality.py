@@ -36,8 +36,10 @@ def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
 
 
 def test_longer_runs_differ_from_the_runs_they_continue_in_their_epochs_alone():
-    for name, longer_name in (("pixel_cnn", "pixel_cnn_20epochs"), ("gated_pixel_cnn_wide", "gated_pixel_cnn_wide_20epochs"),
-                              ("wgan_gp", "wgan_gp_30epochs")):
+    pairs = [(name, f"{name}_20epochs") for name in ("pixel_cnn", "gated_pixel_cnn_wide", "pixel_cnn_256levels",
+                                                     "row_lstm_256levels", "gated_pixel_cnn_256levels",
+                                                     "diagonal_bilstm_256levels")]
+    for name, longer_name in pairs + [("wgan_gp", "wgan_gp_30epochs")]:
         shorter, longer = quality.RUNS[name], quality.RUNS[longer_name]
         assert longer.epochs == 2 * shorter.epochs
         assert dataclasses.replace(longer, epochs=shorter.epochs, note="") == dataclasses.replace(shorter, note="")
