@@ -460,7 +460,8 @@ def _render_nll_breakdown(result):
         group = {name: r for name, r in runs.items() if r["num_levels"] == levels}
         bands = [b["levels"] for b in next(iter(group.values()))["bands"]]
         lines += [
-            "| run | levels | bits/dim | " + " | ".join(f"level {b}" for b in bands) + " | row 0 | rows 1-3 | other rows |",
+            "| run | levels | bits/dim | " + " | ".join(f"level {b}" for b in bands)
+            + " | row 0 | rows 1-3 | other rows |",
             "|---|---:|---:|" + "---:|" * (len(bands) + 3),
         ]
         for name, r in group.items():

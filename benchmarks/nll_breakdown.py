@@ -89,7 +89,8 @@ def breakdown(workdir, take=None, batch_size=500):
         "rows": [float(r / (images * width * channels) * to_bits) for r in rows],
         "bands": [
             {"levels": label, "share_of_subpixels": float(count / band_counts.sum()),
-             "bits_per_subpixel": float(nats / count * to_bits) if count else None, "share_of_bits": float(nats / total)}
+             "bits_per_subpixel": float(nats / count * to_bits) if count else None,
+             "share_of_bits": float(nats / total)}
             for (label, _, _), nats, count in zip(bands, band_nats, band_counts)
         ],
     }
@@ -118,7 +119,8 @@ def main(argv):
     os.makedirs(config.out_dir, exist_ok=True)
     atomic.write_json(os.path.join(config.out_dir, "nll_breakdown.json"), result, indent=2, sort_keys=True)
     for name, r in results.items():
-        print(name, f"{r['bits_per_dim']:.4f}", [(b["levels"], round(b["bits_per_subpixel"] or 0, 3)) for b in r["bands"]])
+        bands = [(b["levels"], round(b["bits_per_subpixel"] or 0.0, 3)) for b in r["bands"]]
+        print(name, f"{r['bits_per_dim']:.4f}", bands)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_the_breakdown_adds_up_to_the_exact_test_nll(tmp_path):
     assert sum(b["share_of_subpixels"] for b in bands) == pytest.approx(1.0)
     background = np.mean(images == 0)
     assert bands[0]["levels"] == "0" and bands[0]["share_of_subpixels"] == pytest.approx(background)
-    weighted = sum(b["bits_per_subpixel"] * b["share_of_subpixels"] for b in bands if b["bits_per_subpixel"] is not None)
+    weighted = sum(b["bits_per_subpixel"] * b["share_of_subpixels"] for b in bands if b["bits_per_subpixel"])
     assert weighted == pytest.approx(expected, rel=1e-5)
 
 
@@ -54,7 +54,8 @@ def test_the_section_tabulates_each_run_and_links_the_plot(tmp_path):
                      {"levels": "1-254", "share_of_subpixels": 0.5, "bits_per_subpixel": 5.8, "share_of_bits": 0.97},
                      {"levels": "255", "share_of_subpixels": 0.0, "bits_per_subpixel": None, "share_of_bits": 0.0}]}
     result = {"runs": {"pixel_cnn_256levels": run}, "figure": "nll_by_row.png", "take": None, "cores": 2,
-              "date": "2026-12-06", "benchmark_command": "python -m benchmarks.nll_breakdown --runs=pixel_cnn_256levels"}
+              "date": "2026-12-06",
+              "benchmark_command": "python -m benchmarks.nll_breakdown --runs=pixel_cnn_256levels"}
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "nll_breakdown.json").write_text(json.dumps(result))
     make_results.write_results(str(tmp_path / "results"), str(tmp_path / "RESULTS.md"))
