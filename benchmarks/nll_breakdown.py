@@ -22,6 +22,7 @@ from benchmarks import common, plot
 from trainers import data, eval_lib
 from zoo.utils import atomic
 
+
 def level_bands(num_levels):
     """`[(label, low, high)]` of the intensity bands: the background level 0, then the quarters of the range
     (1-63, 64-127, 128-191, 192-255 for 256 levels); one band per level below 8 levels."""
@@ -69,26 +70,26 @@ def breakdown(workdir, take=None, batch_size=500):
 
     ds = data.load(cfg.dataset, "test", cfg.preprocessing(), batch_size=batch_size, shuffle=False, take=take,
                    with_labels=True)
-    rows, band_nats, band_counts, images = None, np.zeros(len(bands)), np.zeros(len(bands)), 0
+    height, width, channels = model.image_shape
+    rows, band_nats, band_counts, images = np.zeros(height), np.zeros(len(bands)), np.zeros(len(bands)), 0
     for batch, labels in ds:
         nats = subpixel_nats(batch, labels).numpy().astype(np.float64)
-        rows = nats.sum(axis=(0, 2, 3)) + (0.0 if rows is None else rows)
+        rows += nats.sum(axis=(0, 2, 3))
         bands_here = band_of_level[batch.numpy()].ravel()
         band_nats += np.bincount(bands_here, weights=nats.ravel(), minlength=len(bands))
         band_counts += np.bincount(bands_here, minlength=len(bands))
         images += int(batch.shape[0])
     if not images:
         raise ValueError(f"{workdir}: the test split holds no images to score.")
-    _, width, channels = model.image_shape
     to_bits = 1.0 / math.log(2.0)
-    total = band_nats.sum()
+    total, subpixels = band_nats.sum(), band_counts.sum()
     return {
         "images": images,
         "num_levels": int(cfg.num_levels),
-        "bits_per_dim": float(total / band_counts.sum() * to_bits),
+        "bits_per_dim": float(total / subpixels * to_bits),
         "rows": [float(r / (images * width * channels) * to_bits) for r in rows],
         "bands": [
-            {"levels": label, "share_of_subpixels": float(count / band_counts.sum()),
+            {"levels": label, "share_of_subpixels": float(count / subpixels),
              "bits_per_subpixel": float(nats / count * to_bits) if count else None,
              "share_of_bits": float(nats / total)}
             for (label, _, _), nats, count in zip(bands, band_nats, band_counts)
