@@ -497,15 +497,23 @@ def _curve(result):
     return None, []
 
 
+def _continues(run, other):
+    """Whether `run` is `other` trained on: its learning curve starts with the whole of `other`'s, and is longer."""
+    points, before = _curve(run)[1], _curve(other)[1]
+    return len(points) > len(before) > 0 and points[:len(before)] == before
+
+
 def _equal_epoch_groups(ranked):
     """`[(epochs, runs)]`: the tables of the equal-epoch ranking. Runs that end at the same epoch count as at least
-    one other run are ranked there (e.g. the 20-epoch runs); the rest together at the most epochs all of them have."""
+    one other run are ranked there (e.g. the 20-epoch runs); the rest together at the most epochs all of them have,
+    except a continuation of one of them (e.g. the first 20-epoch run), whose run it continues is ranked instead."""
     if not ranked:
         return []
     length = {r["name"]: len(_curve(r)[1]) for r in ranked}
     counts = collections.Counter(length.values())
     longer = sorted(n for n, count in counts.items() if count > 1 and n > min(counts))
     rest = [r for r in ranked if length[r["name"]] not in longer]
+    rest = [r for r in rest if not any(_continues(r, other) for other in rest)]
     groups = [(min(length[r["name"]] for r in rest), rest)] if rest else []
     return groups + [(n, [r for r in ranked if length[r["name"]] == n]) for n in longer]
 

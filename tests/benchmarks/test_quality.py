@@ -346,3 +346,18 @@ def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_
     assert "| 1 | pixel_cnn | 1,000 | 95.00 |" in after_2 and "| 2 | gated_pixel_cnn | 1,000 | 96.00 |" in after_2
     assert "4epochs" not in after_2.split("test NLL after 4 epochs")[0]  # Each run in one table only.
     assert "| 1 | gated_pixel_cnn_4epochs | 1,000 | 90.00 |" in after_4 and "| 2 | pixel_cnn_4epochs | 1,000 | 91.00 |" in after_4
+
+
+def test_a_lone_continuation_is_not_ranked_twice_beside_the_run_it_continues(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for result in (_fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95]),
+                   _fake_result("row_lstm", "row_lstm", "val_nll", [101, 96]),
+                   _fake_result("row_lstm_4epochs", "row_lstm", "val_nll", [101, 96, 91, 90]),
+                   _fake_result("gated_pixel_cnn", "gated_pixel_cnn", "val_nll", [102, 97, 94])):
+        (results / f"quality_{result['name']}.json").write_text(json.dumps(result))
+    make_results.write_results(str(results), str(tmp_path / "RESULTS.md"))
+    ranking = (tmp_path / "RESULTS.md").read_text().split("test NLL after 2 epochs")[1].split("\n\n")[1]
+    assert "| 2 | row_lstm | 1,000 | 96.00 |" in ranking and "row_lstm_4epochs" not in ranking
+    # A longer run that continues none of them is still ranked at the epochs they all have.
+    assert "| 3 | gated_pixel_cnn | 1,000 | 97.00 |" in ranking
