@@ -506,7 +506,7 @@ def _continues(run, other):
 def _equal_epoch_groups(ranked):
     """`[(epochs, runs)]`: the tables of the equal-epoch ranking. Runs that end at the same epoch count as at least
     one other run are ranked there (e.g. the 20-epoch runs); the rest together at the most epochs all of them have,
-    except a continuation of one of them (e.g. the first 20-epoch run), whose run it continues is ranked instead."""
+    except a run that continues one of them (e.g. the first 20-epoch run), for which the run it continues stands."""
     if not ranked:
         return []
     length = {r["name"]: len(_curve(r)[1]) for r in ranked}

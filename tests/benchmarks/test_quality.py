@@ -332,16 +332,23 @@ def test_the_pixel_cnn_pp_comparison_section_says_which_side_is_weight_normalise
     assert "| pixel_cnn_pp_256levels_avg | 256 | 10,800 | 0 | plain kernels | Polyak averages (0.999) | 5 |" in text
 
 
+def _render_quality(tmp_path, *results):
+    """RESULTS.md's text, rendered from quality JSONs of `results` alone."""
+    (tmp_path / "results").mkdir()
+    for result in results:
+        (tmp_path / "results" / f"quality_{result['name']}.json").write_text(json.dumps(result))
+    make_results.write_results(str(tmp_path / "results"), str(tmp_path / "RESULTS.md"))
+    return (tmp_path / "RESULTS.md").read_text()
+
+
 def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_path):
-    results = tmp_path / "results"
-    results.mkdir()
-    for result in (_fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95]),
-                   _fake_result("gated_pixel_cnn", "gated_pixel_cnn", "val_nll", [101, 96]),
-                   _fake_result("pixel_cnn_4epochs", "pixel_cnn", "val_nll", [100, 95, 92, 91]),
-                   _fake_result("gated_pixel_cnn_4epochs", "gated_pixel_cnn", "val_nll", [101, 96, 91, 90])):
-        (results / f"quality_{result['name']}.json").write_text(json.dumps(result))
-    make_results.write_results(str(results), str(tmp_path / "RESULTS.md"))
-    text = (tmp_path / "RESULTS.md").read_text()
+    text = _render_quality(
+        tmp_path,
+        _fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95]),
+        _fake_result("gated_pixel_cnn", "gated_pixel_cnn", "val_nll", [101, 96]),
+        _fake_result("pixel_cnn_4epochs", "pixel_cnn", "val_nll", [100, 95, 92, 91]),
+        _fake_result("gated_pixel_cnn_4epochs", "gated_pixel_cnn", "val_nll", [101, 96, 91, 90]),
+    )
     after_2, after_4 = text.split("test NLL after 2 epochs")[1], text.split("test NLL after 4 epochs")[1]
     assert "| 1 | pixel_cnn | 1,000 | 95.00 |" in after_2 and "| 2 | gated_pixel_cnn | 1,000 | 96.00 |" in after_2
     assert "4epochs" not in after_2.split("test NLL after 4 epochs")[0]  # Each run in one table only.
@@ -349,15 +356,14 @@ def test_runs_that_end_at_the_same_longer_epoch_count_get_their_own_ranking(tmp_
 
 
 def test_a_lone_continuation_is_not_ranked_twice_beside_the_run_it_continues(tmp_path):
-    results = tmp_path / "results"
-    results.mkdir()
-    for result in (_fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95]),
-                   _fake_result("row_lstm", "row_lstm", "val_nll", [101, 96]),
-                   _fake_result("row_lstm_4epochs", "row_lstm", "val_nll", [101, 96, 91, 90]),
-                   _fake_result("gated_pixel_cnn", "gated_pixel_cnn", "val_nll", [102, 97, 94])):
-        (results / f"quality_{result['name']}.json").write_text(json.dumps(result))
-    make_results.write_results(str(results), str(tmp_path / "RESULTS.md"))
-    ranking = (tmp_path / "RESULTS.md").read_text().split("test NLL after 2 epochs")[1].split("\n\n")[1]
+    text = _render_quality(
+        tmp_path,
+        _fake_result("pixel_cnn", "pixel_cnn", "val_nll", [100, 95]),
+        _fake_result("row_lstm", "row_lstm", "val_nll", [101, 96]),
+        _fake_result("row_lstm_4epochs", "row_lstm", "val_nll", [101, 96, 91, 90]),
+        _fake_result("gated_pixel_cnn", "gated_pixel_cnn", "val_nll", [102, 97, 94]),
+    )
+    ranking = text.split("test NLL after 2 epochs")[1].split("\n\n")[1]
     assert "| 2 | row_lstm | 1,000 | 96.00 |" in ranking and "row_lstm_4epochs" not in ranking
     # A longer run that continues none of them is still ranked at the epochs they all have.
     assert "| 3 | gated_pixel_cnn | 1,000 | 97.00 |" in ranking
