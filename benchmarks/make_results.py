@@ -497,9 +497,8 @@ def _curve(result):
     return None, []
 
 
-def _continues(run, other):
-    """Whether `run` is `other` trained on: its learning curve starts with the whole of `other`'s, and is longer."""
-    points, before = _curve(run)[1], _curve(other)[1]
+def _continues(points, before):
+    """Whether the learning curve `points` continues the run of curve `before`: it starts with the whole of it."""
     return len(points) > len(before) > 0 and points[:len(before)] == before
 
 
@@ -509,11 +508,12 @@ def _equal_epoch_groups(ranked):
     except a run that continues one of them (e.g. the first 20-epoch run), for which the run it continues stands."""
     if not ranked:
         return []
-    length = {r["name"]: len(_curve(r)[1]) for r in ranked}
+    curve = {r["name"]: _curve(r)[1] for r in ranked}
+    length = {name: len(points) for name, points in curve.items()}
     counts = collections.Counter(length.values())
     longer = sorted(n for n, count in counts.items() if count > 1 and n > min(counts))
     rest = [r for r in ranked if length[r["name"]] not in longer]
-    rest = [r for r in rest if not any(_continues(r, other) for other in rest)]
+    rest = [r for r in rest if not any(_continues(curve[r["name"]], curve[other["name"]]) for other in rest)]
     groups = [(min(length[r["name"]] for r in rest), rest)] if rest else []
     return groups + [(n, [r for r in ranked if length[r["name"]] == n]) for n in longer]
 
