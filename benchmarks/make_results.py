@@ -6,6 +6,7 @@
 import collections
 import glob
 import json
+import math
 import os
 import re
 import statistics
@@ -17,6 +18,7 @@ from zoo.utils import atomic
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FASHION_MNIST_TRAIN = 60000  # Training examples behind an epoch, for results that do not record theirs.
+_FASHION_MNIST_DIMS = 28 * 28  # Pixels per image, to turn bits/dim back into nats per image.
 # benchmarks/pixel_cnn_pp_benchmark.py --mode=likelihood: pixel_cnn_pp_{N}levels[_wn|_di][_seedN][TAG].json.
 # Results of other shapes with a section of their own: `_SECTION_RENDERERS`, below the renderers.
 _PIXEL_CNN_PP_LIKELIHOOD = re.compile(r"pixel_cnn_pp_\d+levels\w*\.json")
@@ -568,20 +570,32 @@ def _render_equal_epoch_ranking(results, levels):
     return lines
 
 
-def _render_equal_time_references(results):
-    """Markdown lines comparing each `tfd.PixelCNN` reference with the quality run whose wall time it was given."""
+def _render_equal_time_references(results, comparisons=()):
+    """Markdown lines comparing `tfd.PixelCNN` with our runs trained for the same wall time.
+
+    Args:
+        results: quality results; each reference (`budget_matched_to` "quality:NAME") sits beside run NAME.
+        comparisons: `benchmarks.pixel_cnn_pp_benchmark` likelihood results (both models trained in one process);
+            the longest at each number of levels gets a row too.
+    """
     by_name = {r["name"]: r for r in results}
     pairs = [
         (r, by_name.get(r["budget_matched_to"].split(":", 1)[1]))
         for r in results if str(r.get("budget_matched_to", "")).startswith("quality:")
     ]
     pairs = [(reference, ours) for reference, ours in pairs if ours is not None]
-    if not pairs:
+    longest = {}
+    for c in comparisons:
+        if c["budget_seconds_each"] > longest.get(c["num_levels"], {}).get("budget_seconds_each", -1):
+            longest[c["num_levels"]] = c
+    if not pairs and not longest:
         return []
     lines = [
         "The reference at equal wall time: `tfd.PixelCNN` (`python -m benchmarks.tfp_pixel_cnn --match_quality=NAME`) "
-        "trained for the wall time of our run NAME, its training alone, while ours also evaluated every epoch. Test "
-        "NLL on all 10,000 test images.",
+        "trained for the wall time of our run NAME, its training alone, while ours also evaluated every epoch; and, "
+        "marked *interleaved*, the longest PixelCNN++ comparison at each number of levels "
+        "(`python -m benchmarks.pixel_cnn_pp_benchmark --mode=likelihood`, both trained for the same seconds in "
+        "alternating blocks in one process). Test NLL on all 10,000 test images.",
         "",
         "| levels | ours | params | epochs | test NLL nats (bits/dim) | tfd.PixelCNN params | its epochs | its test NLL nats (bits/dim) | lower |",
         "|---:|---|---:|---:|---|---:|---:|---|---|",
@@ -593,11 +607,27 @@ def _render_equal_time_references(results):
             f"| {a:.2f} ({a_bits:.4f}) | {reference['parameters']:,} | {reference['epochs']} | {b:.2f} ({b_bits:.4f}) "
             f"| {'ours' if a < b else 'tfd.PixelCNN'} |"
         )
+    nats_per_bit_per_dim = _FASHION_MNIST_DIMS * math.log(2)
+    for levels, c in sorted(longest.items()):
+        cells = []
+        for side in (c["pixel_cnn_pp"], c["tfp"]):
+            params = f"{side['parameters']:,}" if "parameters" in side else ""
+            epochs = side["steps"] * c["batch_size"] / _FASHION_MNIST_TRAIN
+            bits = side["test_bits_per_dim"]
+            cells.append(f"{params} | {epochs:.2f} | {bits * nats_per_bit_per_dim:.2f} ({bits:.4f})")
+        ours_bits, their_bits = c["pixel_cnn_pp"]["test_bits_per_dim"], c["tfp"]["test_bits_per_dim"]
+        lines.append(
+            f"| {levels} | {c['run']} (*interleaved*, {c['budget_seconds_each'] / 3600:.2f} h each) | {cells[0]} "
+            f"| {cells[1]} | {'ours' if ours_bits < their_bits else 'tfd.PixelCNN'} |"
+        )
     return lines + [""]
 
 
-def _render_quality(results, figures_dir, base):
-    """Markdown lines of the "Model quality" section, and its learning-curve PNGs written to `figures_dir`."""
+def _render_quality(results, figures_dir, base, comparisons=()):
+    """Markdown lines of the "Model quality" section, and its learning-curve PNGs written to `figures_dir`.
+
+    `comparisons` are the PixelCNN++ likelihood comparisons, for the reference table (`_render_equal_time_references`).
+    """
     lines = [
         "## Model quality",
         "",
@@ -634,7 +664,7 @@ def _render_quality(results, figures_dir, base):
             ]
     for levels in sorted(papers.BY_LEVELS):
         lines += _render_equal_epoch_ranking([r for r in results if _levels(r) == levels], levels)
-    lines += _render_equal_time_references(results)
+    lines += _render_equal_time_references(results, comparisons)
     curves = [(r, *_curve(r)) for r in results]
     for title, label, name, keep in (
         ("Test NLL per epoch, binarized (nats; the VAE: -ELBO), all 10,000 test images", "nats", "quality_nll.png",
@@ -683,7 +713,7 @@ def write_results(results_dir=os.path.join(_HERE, "results"), out=os.path.join(_
         sections.insert(summary_at, _render_pixel_cnn_pp_summary(comparisons))
     base = os.path.dirname(os.path.abspath(out))
     if quality:
-        sections.insert(0, _render_quality(quality, os.path.join(base, "figures"), base))
+        sections.insert(0, _render_quality(quality, os.path.join(base, "figures"), base, comparisons))
     text = render(results, sections, base=base)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     atomic.write_text(out, text)

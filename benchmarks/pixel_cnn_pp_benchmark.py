@@ -123,6 +123,13 @@ class _Pair:
         dims = float(np.prod(self.shape)) * np.log(2)
         return {name: float(np.mean(np.concatenate(values)) / dims) for name, values in nll.items()}
 
+    def parameters(self):
+        """Trainable parameters of both models (ours does not store the masked taps)."""
+        return {
+            "pixel_cnn_pp": int(self.model.count_params()),
+            "tfp": int(sum(np.prod(v.shape) for v in self.dist.network.trainable_variables)),
+        }
+
 
 def _data(levels, batch_size, seed=0):
     prep = data.Preprocessing(kind="levels", num_levels=levels)
@@ -191,10 +198,7 @@ def speed():
         "run": "pixel_cnn_pp_speed",
         "architecture": pair.arch,
         "num_levels": levels,
-        "parameters": {
-            "pixel_cnn_pp": int(ported.count_params()),
-            "tfp": int(sum(np.prod(v.shape) for v in pair.dist.network.trainable_variables)),
-        },
+        "parameters": {"pixel_cnn_pp": int(ported.count_params()), "tfp": pair.parameters()["tfp"]},
         "port_steps": _PORT_STEPS.value,
         "port_max_relative_log_prob_difference": port_error,
         "seconds": times,
@@ -263,9 +267,11 @@ def likelihood():
     result = {"run": run, "architecture": pair.arch, "weight_norm": _WEIGHT_NORM.value,
               "data_init": pair.model.data_init, "seed": _SEED.value, "num_levels": levels,
               "batch_size": pair.batch_size, "average_momentum": _AVERAGE.value}
+    parameters = pair.parameters()
     for name, label in (("ours", "pixel_cnn_pp"), ("tfp", "tfp")):
         taken, spent = int(steps[f"{name}_steps"].numpy()), float(clock[f"{name}_seconds"].numpy())
         result[label] = {
+            "parameters": parameters[label],
             "steps": taken,
             "train_wall_seconds": spent,
             "train_images_per_second": taken * pair.batch_size / spent,

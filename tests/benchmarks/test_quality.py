@@ -163,6 +163,25 @@ def test_each_reference_sits_beside_the_run_whose_wall_time_it_had():
     assert make_results._render_equal_time_references([ours]) == []
 
 
+def test_the_longest_interleaved_comparison_at_each_level_joins_the_reference_table():
+    def comparison(run, seconds, ours_bits, tfd_bits, parameters=True):
+        sides = {}
+        for label, bits, count in (("pixel_cnn_pp", ours_bits, 352495), ("tfp", tfd_bits, 624990)):
+            sides[label] = {"steps": 2343, "test_bits_per_dim": bits, **({"parameters": count} if parameters else {})}
+        return {"run": run, "num_levels": 256, "batch_size": 128, "budget_seconds_each": seconds, **sides}
+
+    shorter = comparison("pixel_cnn_pp_256levels", 4500.0, 2.95, 2.90)
+    longest = comparison("pixel_cnn_pp_256levels_7560s", 7560.0, 2.90, 2.91)
+    rows = [line for line in make_results._render_equal_time_references([], [shorter, longest]) if line[:6] == "| 256 "]
+    # 2,343 steps of 128 are 5 epochs of Fashion-MNIST; 2.9 bits/dim are 2.9 * 784 * ln 2 nats per image.
+    assert rows == ["| 256 | pixel_cnn_pp_256levels_7560s (*interleaved*, 2.10 h each) | 352,495 | 5.00 "
+                    "| 1575.94 (2.9000) | 624,990 | 5.00 | 1581.37 (2.9100) | ours |"]
+    # A result from before the benchmark recorded parameter counts leaves their cells empty.
+    unknown = comparison("pixel_cnn_pp_256levels_7560s", 7560.0, 2.90, 2.91, parameters=False)
+    assert "| 256 | pixel_cnn_pp_256levels_7560s (*interleaved*, 2.10 h each) |  | 5.00 |" in "\n".join(
+        make_results._render_equal_time_references([], [unknown]))
+
+
 def test_line_plot_draws_every_series_and_refuses_nothing_to_plot(tmp_path):
     path = plot.line_plot(str(tmp_path / "p.png"), {"a": [(1, 2.0), (2, 1.0)], "b": [(1, 3.0)]}, "t", "x", "y")
     pixels = np.asarray(Image.open(path))
