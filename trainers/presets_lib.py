@@ -77,7 +77,7 @@ SOURCES = {
     "gan_fashion_mnist": ("quality:gan", "fid", 500),
     "cyclegan_fashion_mnist": ("quality:cyclegan", "cycle_a_mae", 100),
     "pixel_cnn_fashion_mnist": ("quality:pixel_cnn_20epochs", "bits_per_dim", 100),
-    "pixel_cnn_fashion_mnist_256levels": ("quality:pixel_cnn_256levels", "bits_per_dim", 100),
+    "pixel_cnn_fashion_mnist_256levels": ("quality:pixel_cnn_256levels_20epochs", "bits_per_dim", 100),
     "pixel_cnn_pp_fashion_mnist_256levels": ("pixel_cnn_pp_256levels_di_avg_7560s", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist": ("quality:gated_pixel_cnn_wide_20epochs", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist_256levels": ("quality:gated_pixel_cnn_256levels", "bits_per_dim", 100),

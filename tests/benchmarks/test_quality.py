@@ -52,6 +52,14 @@ def test_the_averaging_run_differs_from_its_reference_in_the_averages_alone():
     assert quality.train_config("pixel_cnn_pp_256levels_ema", "/runs/q").ema_momentum == 0.999
 
 
+def test_the_depth_run_differs_from_its_reference_in_depth_and_width_alone_at_a_comparable_size():
+    deep, shallow = quality.RUNS["row_lstm_256levels_deep"], quality.RUNS["row_lstm_256levels"]
+    assert deep.model_kwargs["num_layers"] > shallow.model_kwargs["num_layers"]
+    assert dataclasses.replace(deep, model_kwargs={}, note="") == dataclasses.replace(shallow, model_kwargs={}, note="")
+    counts = [quality.parameter_count(n) for n in ("row_lstm_256levels_deep", "pixel_cnn_256levels")]
+    assert max(counts) <= 1.5 * min(counts)
+
+
 def _constructor_config(cfg, model_kwargs):
     """The model's `get_config` for `model_kwargs` (defaults resolved), without Keras's layer bookkeeping."""
     spec = cfg.spec
