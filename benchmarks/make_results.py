@@ -313,6 +313,12 @@ def _pixel_cnn_pp_ours(result):
     return "plain kernels, data-initialised" if result.get("data_init", False) else "plain kernels"
 
 
+def _lower_bits(ours, theirs):
+    """Which of two bits/dim is lower, to the 4 places the tables print: "ours", "tfd.PixelCNN" or "neither"."""
+    a, b = round(ours, 4), round(theirs, 4)
+    return "ours" if a < b else "tfd.PixelCNN" if b < a else "neither (equal to 4 places)"
+
+
 def _render_pixel_cnn_pp_summary(results):
     """Markdown lines for RESULTS.md: every PixelCNN++ against `tfd.PixelCNN` comparison in one table."""
     lines = [
@@ -329,8 +335,7 @@ def _render_pixel_cnn_pp_summary(results):
     ]
     for result in results:
         ours, theirs = result["pixel_cnn_pp"], result["tfp"]
-        a, b = round(ours["test_bits_per_dim"], 4), round(theirs["test_bits_per_dim"], 4)
-        lower = "ours" if a < b else "tfd.PixelCNN" if b < a else "neither (equal to 4 places)"
+        lower = _lower_bits(ours["test_bits_per_dim"], theirs["test_bits_per_dim"])
         momentum = result.get("average_momentum")
         scored = f"Polyak averages ({momentum})" if momentum else "last weights"
         lines.append(
@@ -615,10 +620,10 @@ def _render_equal_time_references(results, comparisons=()):
             epochs = side["steps"] * c["batch_size"] / _FASHION_MNIST_TRAIN
             bits = side["test_bits_per_dim"]
             cells.append(f"{params} | {epochs:.2f} | {bits * nats_per_bit_per_dim:.2f} ({bits:.4f})")
-        ours_bits, their_bits = c["pixel_cnn_pp"]["test_bits_per_dim"], c["tfp"]["test_bits_per_dim"]
+        lower = _lower_bits(c["pixel_cnn_pp"]["test_bits_per_dim"], c["tfp"]["test_bits_per_dim"])
         lines.append(
             f"| {levels} | {c['run']} (*interleaved*, {c['budget_seconds_each'] / 3600:.2f} h each) | {cells[0]} "
-            f"| {cells[1]} | {'ours' if ours_bits < their_bits else 'tfd.PixelCNN'} |"
+            f"| {cells[1]} | {lower} |"
         )
     return lines + [""]
 

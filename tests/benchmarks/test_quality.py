@@ -188,6 +188,9 @@ def test_the_longest_interleaved_comparison_at_each_level_joins_the_reference_ta
     unknown = comparison("pixel_cnn_pp_256levels_7560s", 7560.0, 2.90, 2.91, parameters=False)
     assert "| 256 | pixel_cnn_pp_256levels_7560s (*interleaved*, 2.10 h each) |  | 5.00 |" in "\n".join(
         make_results._render_equal_time_references([], [unknown]))
+    # Equal to the 4 places printed is a tie, as in the table of every comparison.
+    tied = comparison("pixel_cnn_pp_256levels_7560s", 7560.0, 2.90001, 2.90002)
+    assert make_results._render_equal_time_references([], [tied])[-2].endswith("| neither (equal to 4 places) |")
 
 
 def test_line_plot_draws_every_series_and_refuses_nothing_to_plot(tmp_path):
