@@ -589,10 +589,9 @@ def _render_equal_time_references(results, comparisons=()):
         for r in results if str(r.get("budget_matched_to", "")).startswith("quality:")
     ]
     pairs = [(reference, ours) for reference, ours in pairs if ours is not None]
-    longest = {}
-    for c in comparisons:
-        if c["budget_seconds_each"] > longest.get(c["num_levels"], {}).get("budget_seconds_each", -1):
-            longest[c["num_levels"]] = c
+    longest = {}  # Levels -> the comparison with the most seconds (the first of equals).
+    for c in sorted(comparisons, key=lambda c: -c["budget_seconds_each"]):
+        longest.setdefault(c["num_levels"], c)
     if not pairs and not longest:
         return []
     lines = [
