@@ -84,7 +84,7 @@ SOURCES = {
     "row_lstm_fashion_mnist": ("quality:row_lstm", "bits_per_dim", 100),
     "row_lstm_fashion_mnist_256levels": ("quality:row_lstm_256levels_20epochs", "bits_per_dim", 100),
     "diagonal_bilstm_fashion_mnist": ("quality:diagonal_bilstm", "bits_per_dim", 50),
-    "diagonal_bilstm_fashion_mnist_256levels": ("quality:diagonal_bilstm_256levels", "bits_per_dim", 50),
+    "diagonal_bilstm_fashion_mnist_256levels": ("quality:diagonal_bilstm_256levels_20epochs", "bits_per_dim", 50),
     "classifier_fashion_mnist": (None, "accuracy", 500),
 }
 
