@@ -80,7 +80,7 @@ SOURCES = {
     "pixel_cnn_fashion_mnist_256levels": ("quality:pixel_cnn_256levels_20epochs", "bits_per_dim", 100),
     "pixel_cnn_pp_fashion_mnist_256levels": ("pixel_cnn_pp_256levels_di_avg_7560s", "bits_per_dim", 100),
     "gated_pixel_cnn_fashion_mnist": ("quality:gated_pixel_cnn_wide_20epochs", "bits_per_dim", 100),
-    "gated_pixel_cnn_fashion_mnist_256levels": ("quality:gated_pixel_cnn_256levels", "bits_per_dim", 100),
+    "gated_pixel_cnn_fashion_mnist_256levels": ("quality:gated_pixel_cnn_256levels_20epochs", "bits_per_dim", 100),
     "row_lstm_fashion_mnist": ("quality:row_lstm", "bits_per_dim", 100),
     "row_lstm_fashion_mnist_256levels": ("quality:row_lstm_256levels_20epochs", "bits_per_dim", 100),
     "diagonal_bilstm_fashion_mnist": ("quality:diagonal_bilstm", "bits_per_dim", 50),
