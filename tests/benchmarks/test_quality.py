@@ -60,6 +60,23 @@ def test_the_depth_run_differs_from_its_reference_in_depth_and_width_alone_at_a_
     assert max(counts) <= 1.5 * min(counts)
 
 
+def test_the_optimiser_run_is_wgan_gp_but_for_the_dcgans_adam():
+    run, reference = quality.RUNS["wgan_gp_dcgan_adam"], quality.RUNS["wgan_gp"]
+    cfg, reference_cfg = quality.train_config("wgan_gp_dcgan_adam", "/q"), quality.train_config("wgan_gp", "/q")
+    wgan, dcgan = registry.get_spec("wgan_gp"), registry.get_spec("dcgan")
+    # Same class, model, game and budget ...
+    assert wgan.class_path == dcgan.class_path and dict(run.model_kwargs) == dict(wgan.model_kwargs)
+    assert run.loss == wgan.compile_kwargs["loss"] and reference.loss is None
+    assert dataclasses.replace(run, model="wgan_gp", model_kwargs={}, loss=None, note="") == dataclasses.replace(
+        reference, note=""
+    )
+    # ... and the DCGAN's optimiser instead of the paper's.
+    assert (cfg.spec.learning_rate, dict(cfg.spec.adam_kwargs)) == (2e-4, {"beta_1": 0.5, "beta_2": 0.999})
+    assert (reference_cfg.spec.learning_rate, dict(reference_cfg.spec.adam_kwargs)) == (
+        1e-4, {"beta_1": 0.0, "beta_2": 0.9}
+    )
+
+
 def _constructor_config(cfg, model_kwargs):
     """The model's `get_config` for `model_kwargs` (defaults resolved), without Keras's layer bookkeeping."""
     spec = cfg.spec
