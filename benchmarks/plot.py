@@ -34,13 +34,16 @@ def line_plot(path, series, title, xlabel, ylabel, size=(720, 440)):
         path: the PNG to write.
         series: `{label: [(x, y), ...]}`; each series is a coloured line with dots, named in the legend.
         title, xlabel, ylabel: text of the plot.
-        size: `(width, height)` in pixels.
+        size: `(width, height)` in pixels; wider by what a legend label longer than about 25 characters needs.
     """
     points = [p for values in series.values() for p in values if p[1] is not None and math.isfinite(p[1])]
     if not points:
         raise ValueError("`series` holds no finite points to plot.")
-    width, height = size
-    left, right, top, bottom = 70, 190, 36, 50
+    font = ImageFont.load_default()
+    # The legend's column is as wide as its longest label, so that no name is cut off at the image's edge.
+    label_width = max(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(str(k), font=font) for k in series)
+    left, right, top, bottom = 70, max(190, math.ceil(label_width) + 46), 36, 50
+    width, height = size[0] + right - 190, size[1]
     x_ticks = _ticks(min(p[0] for p in points), max(p[0] for p in points))
     y_ticks = _ticks(min(p[1] for p in points), max(p[1] for p in points))
     x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
@@ -49,9 +52,8 @@ def line_plot(path, series, title, xlabel, ylabel, size=(720, 440)):
         return (left + (x - x0) / (x1 - x0) * (width - left - right),
                 height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
 
-    image = Image.new("RGB", size, "white")
+    image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
     draw.text((left, 10), title, fill="black", font=font)
     for x in x_ticks:
         px, _ = to_pixel(x, y0)

@@ -218,6 +218,17 @@ def test_line_plot_draws_every_series_and_refuses_nothing_to_plot(tmp_path):
         plot.line_plot(str(tmp_path / "q.png"), {"a": []}, "t", "x", "y")
 
 
+def test_line_plot_widens_the_image_for_a_long_legend_label_and_keeps_the_plot_area(tmp_path):
+    short = np.asarray(Image.open(plot.line_plot(str(tmp_path / "s.png"), {"a": [(1, 2.0)]}, "t", "x", "y")))
+    label = "diagonal_bilstm_256levels_20epochs_and_then_some"
+    long = np.asarray(Image.open(plot.line_plot(str(tmp_path / "l.png"), {label: [(1, 2.0)]}, "t", "x", "y")))
+    assert short.shape == (440, 720, 3) and long.shape[0] == 440 and long.shape[1] > 720
+    # The frame of the plot area (black) is as wide in both; the label ends before the image's right edge.
+    frame = [np.flatnonzero((image[380] == 0).all(-1)) for image in (short, long)]
+    assert frame[0][-1] - frame[0][0] == frame[1][-1] - frame[1][0]
+    assert not (long[:, -4:] != 255).any()
+
+
 def test_the_reference_trains_for_a_quality_runs_wall_time_and_resumes(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
