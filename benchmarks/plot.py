@@ -7,6 +7,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from zoo.utils import atomic
 
+_LEGEND_WIDTH = 190  # Pixels right of the plot area in a `size`-wide image.
+
 # Tableau's ten: series past the tenth reuse them.
 _COLORS = (
     (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75), (23, 190, 207),
@@ -41,9 +43,9 @@ def line_plot(path, series, title, xlabel, ylabel, size=(720, 440)):
         raise ValueError("`series` holds no finite points to plot.")
     font = ImageFont.load_default()
     # The legend's column is as wide as its longest label, so that no name is cut off at the image's edge.
-    label_width = max(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(str(k), font=font) for k in series)
-    left, right, top, bottom = 70, max(190, math.ceil(label_width) + 46), 36, 50
-    width, height = size[0] + right - 190, size[1]
+    right = max(_LEGEND_WIDTH, math.ceil(max(font.getlength(str(label)) for label in series)) + 46)
+    left, top, bottom = 70, 36, 50
+    width, height = size[0] + right - _LEGEND_WIDTH, size[1]
     x_ticks = _ticks(min(p[0] for p in points), max(p[0] for p in points))
     y_ticks = _ticks(min(p[1] for p in points), max(p[1] for p in points))
     x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
