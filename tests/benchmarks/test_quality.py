@@ -60,6 +60,22 @@ def test_the_depth_run_differs_from_its_reference_in_depth_and_width_alone_at_a_
     assert max(counts) <= 1.5 * min(counts)
 
 
+def test_the_256_level_width_run_is_the_binarized_width_run_at_256_levels_at_a_comparable_size():
+    wide, narrow = quality.RUNS["gated_pixel_cnn_wide_256levels"], quality.RUNS["gated_pixel_cnn_256levels"]
+    assert dict(wide.model_kwargs) == dict(quality.RUNS["gated_pixel_cnn_wide"].model_kwargs)
+    assert dataclasses.replace(wide, model_kwargs={}, note="") == dataclasses.replace(narrow, model_kwargs={}, note="")
+    counts = [quality.parameter_count(n) for n in ("gated_pixel_cnn_wide_256levels", "pixel_cnn_256levels")]
+    assert max(counts) <= 1.5 * min(counts)
+
+
+def test_the_critic_run_is_wgan_gp_without_normalisation_in_the_critic():
+    run, reference = quality.RUNS["wgan_gp_unnormalised_critic"], quality.RUNS["wgan_gp"]
+    assert dataclasses.replace(run, model_kwargs={}, note="") == dataclasses.replace(reference, note="")
+    cfg, reference_cfg = (quality.train_config(n, "/q") for n in ("wgan_gp_unnormalised_critic", "wgan_gp"))
+    assert reference_cfg.model_kwargs["discriminator_norm"] == "layer" and cfg.model_kwargs["discriminator_norm"] is None
+    assert dict(cfg.model_kwargs, discriminator_norm="layer") == dict(reference_cfg.model_kwargs)
+
+
 def test_the_optimiser_run_is_wgan_gp_but_for_the_dcgans_adam():
     run, reference = quality.RUNS["wgan_gp_dcgan_adam"], quality.RUNS["wgan_gp"]
     cfg, reference_cfg = quality.train_config("wgan_gp_dcgan_adam", "/q"), quality.train_config("wgan_gp", "/q")
