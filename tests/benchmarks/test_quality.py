@@ -28,10 +28,15 @@ def test_every_run_resolves_with_its_learning_curve_switched_on():
         assert likelihood or registry.get_spec(run.model).unpaired or cfg.quality_samples == 5000
 
 
+def _within_the_issues_size_ratio(*names):
+    """Whether runs `names` have parameter counts within 1.5x of each other (issue 20's comparable sizes)."""
+    counts = [quality.parameter_count(n) for n in names]
+    return max(counts) <= 1.5 * min(counts)
+
+
 def test_autoregressive_runs_have_comparable_sizes_and_equal_epochs():
     names = ["pixel_cnn", "gated_pixel_cnn", "gated_pixel_cnn_wide", "row_lstm", "diagonal_bilstm", "pixel_cnn_pp"]
-    counts = [quality.parameter_count(n) for n in names]
-    assert len(names) >= 4 and max(counts) <= 1.5 * min(counts)
+    assert len(names) >= 4 and _within_the_issues_size_ratio(*names)
     assert len({quality.RUNS[n].epochs for n in names}) == 1 and quality.RUNS[names[0]].epochs >= 10
 
 
@@ -56,16 +61,14 @@ def test_the_depth_run_differs_from_its_reference_in_depth_and_width_alone_at_a_
     deep, shallow = quality.RUNS["row_lstm_256levels_deep"], quality.RUNS["row_lstm_256levels"]
     assert deep.model_kwargs["num_layers"] > shallow.model_kwargs["num_layers"]
     assert dataclasses.replace(deep, model_kwargs={}, note="") == dataclasses.replace(shallow, model_kwargs={}, note="")
-    counts = [quality.parameter_count(n) for n in ("row_lstm_256levels_deep", "pixel_cnn_256levels")]
-    assert max(counts) <= 1.5 * min(counts)
+    assert _within_the_issues_size_ratio("row_lstm_256levels_deep", "pixel_cnn_256levels")
 
 
 def test_the_256_level_width_run_is_the_binarized_width_run_at_256_levels_at_a_comparable_size():
     wide, narrow = quality.RUNS["gated_pixel_cnn_wide_256levels"], quality.RUNS["gated_pixel_cnn_256levels"]
     assert dict(wide.model_kwargs) == dict(quality.RUNS["gated_pixel_cnn_wide"].model_kwargs)
     assert dataclasses.replace(wide, model_kwargs={}, note="") == dataclasses.replace(narrow, model_kwargs={}, note="")
-    counts = [quality.parameter_count(n) for n in ("gated_pixel_cnn_wide_256levels", "pixel_cnn_256levels")]
-    assert max(counts) <= 1.5 * min(counts)
+    assert _within_the_issues_size_ratio("gated_pixel_cnn_wide_256levels", "pixel_cnn_256levels")
 
 
 def test_the_critic_run_is_wgan_gp_without_normalisation_in_the_critic():
